@@ -1,0 +1,217 @@
+"""Command line: `losslint [check] PATH...`, `losslint rules`, `losslint explain CODE`.
+
+Exit codes, as ruff and flake8 use them: 0 no findings, 1 findings, 2 usage error, bad
+configuration or a file that could not be linted. Errors are one line on stderr, never a
+traceback (set LOSSLINT_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from losslint import __version__, registry
+from losslint.config import Config, ConfigError, find_config_file, load, merged
+from losslint.reporters import FORMATS, github, json_format, sarif, text
+from losslint.runner import RunResult, run
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _DefaultToCheck(click.Group):
+    """`losslint PATH...` means `losslint check PATH...` (as `ruff PATH` once meant `ruff check`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = args[0] if args else None
+        if first not in self.commands and first not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        return super().parse_args(ctx, args)
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """`--select LL1,LL2 --select LL3` -> ("LL1", "LL2", "LL3"); None when not given."""
+    if not values:
+        return None
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+def _fail(message: str) -> None:
+    click.echo(f"losslint: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _use_colour(no_color: bool, output_file: str | None) -> bool:
+    if no_color or output_file or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="losslint", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Catch Keras/TensorFlow loss and shape pitfalls before the training run."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--select", multiple=True, metavar="CODES", help="Only these rules: codes, names or prefixes (LL1), comma-separated.")
+@click.option("--extend-select", multiple=True, metavar="CODES", help="Rules to add to the selection.")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Rules to leave out: codes, names or prefixes.")
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Use this pyproject.toml or losslint.toml.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print the findings only: no source, no summary.")
+@click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or the output is not a terminal).")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option("--stdin-filename", metavar="PATH", help="The name to report standard input (`-`) under.")
+@click.option("--warn-unused-suppressions", is_flag=True, default=None, help="Report suppression comments that suppress nothing (LL004).")
+def check(
+    paths: tuple[str, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    output_format: str,
+    output_file: str | None,
+    exit_zero: bool,
+    config_path: str | None,
+    isolated: bool,
+    quiet: bool,
+    no_color: bool,
+    statistics: bool,
+    stdin_filename: str | None,
+    warn_unused_suppressions: bool | None,
+) -> None:
+    """Lint training scripts: files, folders (recursive *.py) or `-` for standard input."""
+    targets = list(paths) or ["."]
+    config = _load_config(targets, config_path, isolated, stdin_filename)
+    try:
+        for option, values in (("--select", select), ("--extend-select", extend_select), ("--ignore", ignore)):
+            for selector in _split(values) or ():
+                registry.expand(selector)
+    except registry.UnknownSelector as error:
+        _fail(f"{option}: unknown rule code or name: {error}")
+    overrides = {
+        "select": _split(select),
+        "extend_select": (config.extend_select + _split(extend_select)) if extend_select else None,
+        "ignore": (config.ignore + _split(ignore)) if ignore else None,
+        "warn_unused_suppressions": warn_unused_suppressions,
+    }
+    config = merged(config, **overrides)
+    stdin = None
+    if "-" in targets:
+        stdin = (stdin_filename or "<stdin>", click.get_binary_stream("stdin").read())
+    result = run(targets, config, stdin)
+    _report(result, output_format, output_file, quiet, no_color, statistics)
+    for note in result.notes:
+        click.echo(f"losslint: {note}", err=True)
+    for error in result.errors:
+        click.echo(f"losslint: error: {error}", err=True)
+    if result.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
+
+
+def _load_config(targets: list[str], config_path: str | None, isolated: bool, stdin_filename: str | None) -> Config:
+    if isolated:
+        return Config()
+    try:
+        if config_path:
+            return load(Path(config_path))
+        starts = [Path(t) for t in targets if t != "-"] or [Path(stdin_filename or ".")]
+        existing = [p.resolve() for p in starts if p.exists()] or [Path.cwd()]
+        common = Path(os.path.commonpath([str(p) for p in existing]))
+        found = find_config_file(common)
+        return load(found) if found else Config()
+    except ConfigError as error:
+        _fail(str(error))
+    raise AssertionError("unreachable")
+
+
+def _report(result: RunResult, output_format: str, output_file: str | None, quiet: bool, no_color: bool, statistics: bool) -> None:
+    if statistics and output_format == "text":
+        body = text.statistics(result.findings)
+    elif output_format == "json":
+        body = json_format.render(result.findings)
+    elif output_format == "sarif":
+        body = sarif.render(result.findings)
+    elif output_format == "github":
+        body = github.render(result.findings)
+    else:
+        colour = _use_colour(no_color, output_file)
+        body = text.render(
+            result.findings, result.files_checked, result.sources,
+            colour=colour, show_source=not quiet, show_summary=not quiet,
+        )
+    if output_file:
+        try:
+            Path(output_file).write_text(body, encoding="utf-8")
+        except OSError as error:
+            _fail(f"cannot write {output_file}: {error.strerror}")
+    else:
+        click.echo(body, nl=False, color=_use_colour(no_color, None) if output_format == "text" else False)
+
+
+@cli.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(output_format: str) -> None:
+    """List every rule: code, name, severity, passes, status, summary."""
+    rows = [
+        {
+            "code": rule.code,
+            "name": rule.name,
+            "severity": rule.severity.value,
+            "passes": [p.value for p in rule.passes],
+            "static": "implemented" if rule.static_implemented else "-",
+            "default": rule.default_enabled,
+            "summary": rule.summary,
+        }
+        for rule in registry.ALL_RULES
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        passes = ",".join(row["passes"])
+        off = "" if row["default"] else " (off by default)"
+        click.echo(f"{row['code']}  {row['name']:<34} {row['severity']:<8} {passes:<15} {row['summary']}{off}")
+
+
+@cli.command()
+@click.argument("rule")
+def explain(rule: str) -> None:
+    """Print a rule's page: `losslint explain LL102` or `losslint explain target-indexed-as-list`."""
+    found = registry.get(rule)
+    if found is None:
+        _fail(f"unknown rule code or name: {rule} (see `losslint rules`)")
+    try:
+        page = resources.files("losslint.pages").joinpath(found.page_name).read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):
+        _fail(f"the page for {found.code} ({found.page_name}) is not installed")
+    click.echo(page, nl=False)
+
+
+def main() -> None:
+    """Console entry point: never a traceback for the user."""
+    try:
+        cli.main(prog_name="losslint")
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("losslint: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # the last guard: one line, exit 2
+        if os.environ.get("LOSSLINT_DEBUG"):
+            raise
+        click.echo(f"losslint: internal error: {type(error).__name__}: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+if __name__ == "__main__":
+    main()

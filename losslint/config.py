@@ -1,0 +1,176 @@
+"""`[tool.losslint]` in pyproject.toml, or a losslint.toml, found upward from the linted paths."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
+
+from losslint import registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "build", "dist", "__pycache__",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".losslint_cache", "node_modules",
+    "site-packages", ".eggs", "*.egg-info", ".ipynb_checkpoints",
+)
+CONFIG_FILES = ("losslint.toml", ".losslint.toml", "pyproject.toml")
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a one-line message that names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    extend_select: tuple[str, ...] = ()
+    per_file_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    warn_unused_suppressions: bool = False
+    root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
+    source: Path | None = None  # the file the settings came from
+
+    def enabled_codes(self) -> frozenset[str]:
+        extend = self.extend_select + (("LL004",) if self.warn_unused_suppressions else ())
+        return registry.enabled_codes(self.select, self.ignore, extend)
+
+    def ignored_for(self, path: Path) -> frozenset[str]:
+        rel = relative_posix(path, self.root)
+        codes: set[str] = set()
+        for pattern, selectors in self.per_file_ignores.items():
+            if path_matches(rel, pattern):
+                for selector in selectors:
+                    codes.update(rule.code for rule in registry.expand(selector))
+        return frozenset(codes)
+
+    def is_excluded(self, path: Path, base: Path) -> bool:
+        """`base` is the folder being searched: paths outside the config's folder match from it."""
+        rel = relative_posix(path, self.root, base)
+        return any(path_matches(rel, p) for p in (*self.exclude, *self.extend_exclude))
+
+
+def relative_posix(path: Path, root: Path, fallback: Path | None = None) -> str:
+    for anchor in (root, fallback):
+        if anchor is None:
+            continue
+        try:
+            return path.resolve().relative_to(anchor.resolve()).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def path_matches(rel: str, pattern: str) -> bool:
+    """A glob matches the whole relative path, any leading folder of it, or a path component."""
+    pattern = pattern.rstrip("/")
+    pure = PurePosixPath(rel)
+    candidates = [rel, *(p.as_posix() for p in pure.parents if p.as_posix() != "."), *pure.parts]
+    return any(fnmatch(candidate, pattern) for candidate in candidates)
+
+
+# key -> (attribute, expected type description)
+_LIST_KEYS = {"select": "select", "ignore": "ignore", "extend-select": "extend_select",
+              "exclude": "exclude", "extend-exclude": "extend_exclude"}
+_CODE_KEYS = {"select", "ignore", "extend-select"}
+
+
+def find_config_file(start: Path) -> Path | None:
+    folder = start if start.is_dir() else start.parent
+    for candidate_dir in (folder.resolve(), *folder.resolve().parents):
+        for name in CONFIG_FILES:
+            candidate = candidate_dir / name
+            if not candidate.is_file():
+                continue
+            if name != "pyproject.toml":
+                return candidate
+            if "losslint" in _read_toml(candidate).get("tool", {}):
+                return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def load(path: Path) -> Config:
+    """Read and validate one config file (pyproject.toml's [tool.losslint], or losslint.toml)."""
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        table = data.get("tool", {}).get("losslint", {})
+        where = f"{path}: [tool.losslint]"
+    else:
+        table = data
+        where = str(path)
+    return from_table(table, where, root=path.parent.resolve(), source=path)
+
+
+def from_table(table: Mapping, where: str, root: Path, source: Path | None = None) -> Config:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    values: dict = {}
+    known = set(_LIST_KEYS) | {"per-file-ignores", "warn-unused-suppressions"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    for key, attribute in _LIST_KEYS.items():
+        if key in table:
+            items = _string_list(table[key], f"{where}: `{key}`")
+            if key in _CODE_KEYS:
+                _check_selectors(items, f"{where}: `{key}`")
+            values[attribute] = items
+    if "per-file-ignores" in table:
+        raw = table["per-file-ignores"]
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{where}: `per-file-ignores` must be a table of glob = [codes]")
+        pfi = {}
+        for pattern, codes in raw.items():
+            items = _string_list(codes, f"{where}: `per-file-ignores.\"{pattern}\"`")
+            _check_selectors(items, f"{where}: `per-file-ignores.\"{pattern}\"`")
+            pfi[pattern] = items
+        values["per_file_ignores"] = pfi
+    if "warn-unused-suppressions" in table:
+        flag = table["warn-unused-suppressions"]
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where}: `warn-unused-suppressions` must be true or false, got {flag!r}")
+        values["warn_unused_suppressions"] = flag
+    return Config(root=root, source=source, **values)
+
+
+def _string_list(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+    return tuple(value)
+
+
+def _check_selectors(selectors: Iterable[str], where: str) -> None:
+    bad = []
+    for selector in selectors:
+        try:
+            registry.expand(selector)
+        except registry.UnknownSelector:
+            bad.append(selector)
+    if bad:
+        raise ConfigError(f"{where}: unknown rule code(s) or name(s): {', '.join(bad)}")
+
+
+def merged(base: Config, **overrides: object) -> Config:
+    """CLI flags override the file: only the values actually given."""
+    from dataclasses import replace
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(base, **given)

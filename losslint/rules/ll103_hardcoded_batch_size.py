@@ -1,0 +1,112 @@
+"""LL103 hardcoded-batch-size: a fixed batch dimension inside a loss or a layer (seed 004)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
+from losslint.rule import Rule
+from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.discovery import BATCH_SIZE_NAME, TensorFunction, derives, int_value, keyword
+from losslint.static.names import Api
+
+# op -> (index of the shape argument, its keyword names); reshape-like ops take a tensor first.
+_SHAPE_ARGUMENT = {
+    "reshape": (1, ("shape", "newshape")),
+    "broadcast_to": (1, ("shape",)),
+    "tile": (1, ("multiples", "repeats", "n")),
+    "ones": (0, ("shape",)),
+    "zeros": (0, ("shape",)),
+    "fill": (0, ("dims", "shape")),
+    "normal": (0, ("shape",)),
+    "uniform": (0, ("shape",)),
+}
+# Ops whose first argument is the tensor they give a new shape, batch axis first.
+_RESHAPES = frozenset({"reshape", "broadcast_to"})
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for function in ctx.index.tensor_functions:
+        for node in walk(function.node.body):
+            if not isinstance(node, cst.Call):
+                continue
+            api = ctx.call_api(node)
+            if api is None or api.op is None or api.leaf not in _SHAPE_ARGUMENT:
+                continue
+            if api.leaf in ("normal", "uniform") and "random" not in api.path:
+                continue
+            shape = _shape_argument(node, api)
+            if not isinstance(shape, (cst.List, cst.Tuple)) or not shape.elements:
+                continue
+            first = shape.elements[0].value
+            reason = _fixed_batch(ctx, function, node, api, first)
+            if reason is None:
+                continue
+            where = "loss" if function.kind == "loss" else "layer function"
+            yield ctx.finding(
+                RULE,
+                node,
+                f"`{api.short()}(..., {code_of(shape)})` in {where} `{function.name}` fixes the "
+                f"batch dimension to {reason}: the last partial batch, `evaluate` and `predict` "
+                "with another batch size fail with 'Input to reshape is a tensor with N values, "
+                "but the requested shape has M'",
+                "use -1 (or `tf.shape(x)[0]` / `keras.ops.shape(x)[0]`) for the batch dimension",
+                scope=function.node,
+            )
+
+
+def _shape_argument(call: cst.Call, api: Api) -> cst.BaseExpression | None:
+    position, names = _SHAPE_ARGUMENT[api.leaf]
+    for name in names:
+        value = keyword(call, name)
+        if value is not None:
+            return value
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    return positional[position] if len(positional) > position else None
+
+
+def _fixed_batch(
+    ctx: FileContext, function: TensorFunction, call: cst.Call, api: Api, first: cst.BaseExpression
+) -> str | None:
+    """Why `first` is a fixed batch size, for the message; None when it is not one."""
+    literal = int_value(first)
+    if literal is not None:
+        if literal in ctx.index.batch_size_literals:
+            return f"{literal}, the batch size this script trains with"
+        reshapes = api.leaf in _RESHAPES and call.args
+        if reshapes and literal >= 2 and derives(ctx, call.args[0].value, function.tracked):
+            return f"the literal {literal}"
+        return None
+    name = dotted(first)
+    if name is None:
+        return None
+    leaf = name.rsplit(".", 1)[-1]
+    if not BATCH_SIZE_NAME.match(leaf):
+        return None
+    if isinstance(first, cst.Name) and _computed_in(ctx, function, first):
+        return None  # e.g. batch_size = tf.shape(x)[0]: dynamic, correct
+    return f"`{name}`"
+
+
+def _computed_in(ctx: FileContext, function: TensorFunction, name: cst.Name) -> bool:
+    """True when `name` is bound inside the function to something other than a literal."""
+    for bound in ctx.bindings(name):
+        if isinstance(bound, cst.Param):
+            return ctx.enclosing(bound, (cst.FunctionDef, cst.Lambda)) is function.node
+        if isinstance(bound, cst.BaseExpression) and int_value(bound) is None:
+            owner = ctx.enclosing(bound, (cst.FunctionDef, cst.Lambda))
+            if owner is function.node:
+                return True
+    return False
+
+
+RULE = Rule(
+    code="LL103",
+    name="hardcoded-batch-size",
+    severity=Severity.ERROR,
+    passes=(Pass.STATIC, Pass.DYNAMIC),
+    summary="A loss or layer reshapes/tiles with a fixed batch dimension.",
+    static_check=check,
+)

@@ -1,0 +1,128 @@
+"""LL105 symbolic-tensor-in-loss: a loss captures a symbolic Keras tensor (seed 004)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
+from losslint.rule import Rule
+from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.names import is_keras_path
+
+_SYMBOLIC_ATTRIBUTES = frozenset({"input", "inputs", "output", "outputs"})
+_FAILURE = (
+    "Keras 3 builds and compiles, then fails at fit with 'A KerasTensor cannot be used as "
+    "input to a TensorFlow function'"
+)
+_FIX = (
+    "compute the input-dependent term with `self.add_loss(...)` inside a layer's `call`, or "
+    "in a custom `train_step` with `self.compute_loss`"
+)
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    seen: set[int] = set()
+    for call in ctx.index.loss_constructions:
+        if id(call) in seen:
+            continue
+        seen.add(id(call))
+        for arg in call.args:
+            what = symbolic_origin(ctx, arg.value)
+            if what is None:
+                continue
+            yield ctx.finding(
+                RULE,
+                arg.value,
+                f"`{code_of(call.func)}(...)` is given `{code_of(arg.value, 40)}`, {what}, "
+                f"and the loss uses it: {_FAILURE}",
+                _FIX,
+            )
+    for loss in ctx.index.losses:
+        for node in walk(loss.node.body):
+            if not isinstance(node, cst.Name) or not _is_load(ctx, node):
+                continue
+            if node.value in loss.params or node.value in loss.tracked:
+                continue
+            for bound in ctx.bindings(node):
+                if not isinstance(bound, cst.BaseExpression):
+                    continue
+                if ctx.enclosing(bound, (cst.FunctionDef, cst.Lambda)) is loss.node:
+                    continue  # a local of the loss itself
+                what = symbolic_origin(ctx, bound)
+                if what is not None:
+                    yield ctx.finding(
+                        RULE,
+                        node,
+                        f"loss `{loss.name}` captures `{node.value}`, {what}: {_FAILURE}",
+                        _FIX,
+                        scope=loss.node,
+                    )
+                    break
+
+
+def _is_load(ctx: FileContext, name: cst.Name) -> bool:
+    parent = ctx.parents.get(name)
+    if isinstance(parent, cst.Attribute) and parent.attr is name:
+        return False
+    if isinstance(parent, (cst.Arg, cst.Param)) and getattr(parent, "keyword", None) is name:
+        return False
+    if isinstance(parent, (cst.Param, cst.AssignTarget, cst.FunctionDef, cst.ClassDef)):
+        return False
+    return True
+
+
+def symbolic_origin(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> str | None:
+    """How `expr` is visibly a symbolic Keras tensor ("a keras.Input(...)"), else None."""
+    if depth > 8:
+        return None
+    if isinstance(expr, cst.Name):
+        values = [b for b in ctx.bindings(expr) if isinstance(b, cst.BaseExpression)]
+        if len(values) == 1:
+            origin = symbolic_origin(ctx, values[0], depth + 1)
+            if origin is not None:
+                line = ctx.start(values[0])[0]
+                return f"{origin} (line {line})"
+        return None
+    if isinstance(expr, cst.Subscript):
+        return symbolic_origin(ctx, expr.value, depth + 1)
+    if isinstance(expr, cst.Attribute):
+        if expr.attr.value in _SYMBOLIC_ATTRIBUTES and _is_model_or_layer(ctx, expr.value):
+            return f"the symbolic tensor `{code_of(expr, 40)}`"
+        return None
+    if isinstance(expr, cst.Call):
+        api = ctx.call_api(expr)
+        if is_keras_path(api, "Input", "layers.Input"):
+            return "a symbolic `keras.Input`"
+        if isinstance(expr.func, cst.Call):
+            layer = ctx.call_api(expr.func)
+            if layer is not None and layer.family == "keras" and layer.path.startswith("layers."):
+                return "the symbolic output of a layer call"
+        return None
+    return None
+
+
+def _is_model_or_layer(ctx: FileContext, receiver: cst.BaseExpression) -> bool:
+    name = (dotted(receiver) or "").rsplit(".", 1)[-1].lower()
+    if "model" in name or "layer" in name:
+        return True
+    if isinstance(receiver, cst.Name):
+        for bound in ctx.bindings(receiver):
+            if isinstance(bound, cst.Call):
+                api = ctx.call_api(bound)
+                if api is not None and api.family == "keras" and (
+                    api.leaf in ("Model", "Sequential") or api.path.startswith("layers.")
+                ):
+                    return True
+    return False
+
+
+RULE = Rule(
+    code="LL105",
+    name="symbolic-tensor-in-loss",
+    severity=Severity.ERROR,
+    passes=(Pass.STATIC, Pass.DYNAMIC),
+    summary="A loss captures a symbolic Keras tensor (keras.Input, model.input, a layer output).",
+    static_check=check,
+)

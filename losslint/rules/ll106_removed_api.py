@@ -1,0 +1,387 @@
+"""LL106 removed-api: TF1 and Keras 2 APIs that are gone, or broken, in TF 2.16+ / Keras 3.
+
+Every entry was checked against tensorflow-cpu 2.21 / keras 3.15 (attribute missing, module
+not importable, TypeError/ValueError on use); see rules/LL106-removed-api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
+from losslint.rule import Rule
+from losslint.static.context import FileContext, dotted, walk
+from losslint.static.names import Api, parse_api
+
+# tf.X -> replacement (AttributeError: module 'tensorflow' has no attribute X).
+_TF_REMOVED = {
+    "log": "tf.math.log",
+    "log1p": "tf.math.log1p",
+    "log_sigmoid": "tf.math.log_sigmoid",
+    "placeholder": "`keras.Input(...)` for model inputs, or arguments of a `tf.function`",
+    "Session": "eager execution (call the model directly) or `tf.function`",
+    "InteractiveSession": "eager execution (call the model directly) or `tf.function`",
+    "to_float": "tf.cast(x, tf.float32)",
+    "to_double": "tf.cast(x, tf.float64)",
+    "to_int32": "tf.cast(x, tf.int32)",
+    "to_int64": "tf.cast(x, tf.int64)",
+    "random_normal": "tf.random.normal",
+    "random_uniform": "tf.random.uniform",
+    "truncated_normal": "tf.random.truncated_normal",
+    "multinomial": "tf.random.categorical",
+    "matrix_band_part": "tf.linalg.band_part",
+    "matrix_transpose": "tf.linalg.matrix_transpose",
+    "matrix_inverse": "tf.linalg.inv",
+    "matrix_diag": "tf.linalg.diag",
+    "diag": "tf.linalg.diag",
+    "trace": "tf.linalg.trace",
+    "batch_matmul": "tf.matmul",
+    "div": "tf.math.divide",
+    "floordiv": "tf.math.floordiv",
+    "mul": "tf.multiply",
+    "sub": "tf.subtract",
+    "neg": "tf.negative",
+    "select": "tf.where",
+    "arg_max": "tf.math.argmax",
+    "arg_min": "tf.math.argmin",
+    "squared_difference": "tf.math.squared_difference",
+    "count_nonzero": "tf.math.count_nonzero",
+    "is_nan": "tf.math.is_nan",
+    "sparse_to_dense": "tf.sparse.to_dense",
+    "space_to_depth": "tf.nn.space_to_depth",
+    "py_func": "tf.py_function",
+    "get_variable": "`tf.Variable` or `self.add_weight` in a layer",
+    "variable_scope": "`tf.name_scope`, or Keras layers",
+    "global_variables_initializer": "nothing: TF2 variables are initialised when created",
+    "reset_default_graph": "keras.backend.clear_session()",
+    "layers": "keras.layers",
+    "contrib": "a maintained package (tf.contrib was removed in TF 2.0)",
+    "logging": "tf.get_logger() or absl.logging",
+    "gfile": "tf.io.gfile",
+    "app": "absl.app",
+    "flags": "absl.flags",
+    "train.AdamOptimizer": "keras.optimizers.Adam",
+    "train.GradientDescentOptimizer": "keras.optimizers.SGD",
+    "train.RMSPropOptimizer": "keras.optimizers.RMSprop",
+    "train.MomentumOptimizer": "keras.optimizers.SGD(momentum=...)",
+    "train.AdagradOptimizer": "keras.optimizers.Adagrad",
+    "train.Saver": "tf.train.Checkpoint or model.save(...)",
+    "nn.softmax_cross_entropy_with_logits_v2": "tf.nn.softmax_cross_entropy_with_logits",
+    "losses.mean_squared_error": "keras.losses.MeanSquaredError() or tf.losses.mse",
+    "losses.absolute_difference": "keras.losses.MeanAbsoluteError()",
+    "losses.softmax_cross_entropy": "keras.losses.CategoricalCrossentropy(from_logits=True)",
+    "losses.sparse_softmax_cross_entropy": "keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+    "losses.sigmoid_cross_entropy": "keras.losses.BinaryCrossentropy(from_logits=True)",
+    "losses.log_loss": "keras.losses.BinaryCrossentropy()",
+    "losses.huber_loss": "keras.losses.Huber()",
+}
+
+# Keras 3's own `keras.backend` keeps only these; `K.dot` & co. through `import keras` are gone.
+_KERAS3_BACKEND = frozenset(
+    {
+        "backend", "clear_session", "epsilon", "floatx", "get_uid", "image_data_format",
+        "is_float_dtype", "is_int_dtype", "is_keras_tensor", "result_type", "set_epsilon",
+        "set_floatx", "set_image_data_format", "standardize_dtype",
+    }
+)
+_BACKEND_OPS_RENAMED = {
+    "dot": "keras.ops.matmul (or keras.ops.dot)",
+    "batch_dot": "keras.ops.matmul or keras.ops.einsum",
+    "permute_dimensions": "keras.ops.transpose",
+    "int_shape": "x.shape",
+    "variable": "keras.Variable",
+    "placeholder": "keras.Input(...)",
+    "function": "a tf.function or model.predict",
+    "learning_phase": "the `training` argument of call()",
+    "set_learning_phase": "the `training` argument of call()",
+    "get_session": "eager execution",
+    "set_session": "eager execution",
+    "tf": "`import tensorflow as tf`",
+}
+# `from tensorflow.keras import backend as K` is a legacy shim that still has dot, reshape, ...
+# but not these.
+_TF_KERAS_BACKEND_MISSING = frozenset(
+    {"placeholder", "get_session", "set_session", "function", "learning_phase", "set_learning_phase", "tf"}
+)
+# Keras 2 names missing from one of the two Keras 3 namespaces.
+_KERAS_NAMESPACE_GAPS = {
+    ("keras", "losses.mse"): "keras.losses.mean_squared_error (or the string \"mse\")",
+    ("keras", "losses.mae"): "keras.losses.mean_absolute_error (or the string \"mae\")",
+    ("keras", "losses.mape"): "keras.losses.mean_absolute_percentage_error",
+    ("keras", "losses.msle"): "keras.losses.mean_squared_logarithmic_error",
+    ("keras", "losses.kld"): "keras.losses.kl_divergence",
+    ("keras", "metrics.mse"): "keras.metrics.mean_squared_error",
+    ("keras", "metrics.mae"): "keras.metrics.mean_absolute_error",
+    ("tensorflow.keras", "losses.mean_squared_error"): "tf.keras.losses.mse (or keras.losses.mean_squared_error)",
+    ("tensorflow.keras", "losses.mean_absolute_error"): "tf.keras.losses.mae",
+    ("tensorflow.keras", "losses.mean_absolute_percentage_error"): "tf.keras.losses.mape",
+    ("tensorflow.keras", "losses.mean_squared_logarithmic_error"): "tf.keras.losses.msle",
+    ("tensorflow.keras", "losses.kl_divergence"): "tf.keras.losses.kld",
+    ("tensorflow.keras", "losses.log_cosh"): "tf.keras.losses.logcosh",
+    ("tensorflow.keras", "metrics.mean_squared_error"): "tf.keras.metrics.mse",
+    ("tensorflow.keras", "metrics.mean_absolute_error"): "tf.keras.metrics.mae",
+    ("keras", "preprocessing.image.ImageDataGenerator"): "keras.utils.image_dataset_from_directory with preprocessing layers",
+}
+# Keras 2 module paths that no longer import (ModuleNotFoundError); the key is below a keras root.
+_REMOVED_MODULES = {
+    "layers.core": "keras.layers",
+    "layers.advanced_activations": "keras.layers",
+    "layers.convolutional": "keras.layers",
+    "layers.recurrent": "keras.layers",
+    "layers.normalization": "keras.layers",
+    "layers.embeddings": "keras.layers",
+    "layers.merge": "keras.layers",
+    "layers.pooling": "keras.layers",
+    "layers.wrappers": "keras.layers",
+    "layers.experimental": "keras.layers",
+    "engine": "keras.Model / keras.layers.Layer",
+    "wrappers.scikit_learn": "the scikeras package",
+    "utils.np_utils": "keras.utils (e.g. keras.utils.to_categorical)",
+    "utils.generic_utils": "keras.utils / keras.saving",
+    "preprocessing.text": "keras.layers.TextVectorization",
+    "objectives": "keras.losses",
+    "optimizers.legacy": "keras.optimizers (Keras 3 raises ImportError on the legacy optimizers)",
+}
+_PRIVATE_KERAS = "tensorflow.python.keras"
+
+_COMPILE_REMOVED = {
+    "experimental_run_tf_function": "drop it (Keras 3 always runs the train step as a tf.function)",
+    "target_tensors": "drop it and pass the targets to fit()",
+    "sample_weight_mode": "drop it and pass sample_weight to fit()",
+}
+_FIT_REMOVED = {
+    "nb_epoch": "epochs=",
+    "workers": "a keras.utils.PyDataset(workers=...) as the data",
+    "use_multiprocessing": "a keras.utils.PyDataset(use_multiprocessing=...) as the data",
+    "max_queue_size": "a keras.utils.PyDataset(max_queue_size=...) as the data",
+}
+_GENERATOR_METHODS = {
+    "fit_generator": "model.fit (it takes generators and datasets)",
+    "evaluate_generator": "model.evaluate",
+    "predict_generator": "model.predict",
+    "predict_classes": "np.argmax(model.predict(x), axis=-1)",
+    "predict_proba": "model.predict",
+}
+_OPTIMIZERS = frozenset(
+    {"Adam", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "AdamW", "Ftrl", "Lion", "Adafactor", "LossScaleOptimizer"}
+)
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for node in walk(ctx.module):
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            yield from _check_import(ctx, node)
+        elif isinstance(node, (cst.Name, cst.Attribute)):
+            yield from _check_reference(ctx, node)
+        elif isinstance(node, cst.Call):
+            yield from _check_call(ctx, node)
+
+
+def _removed_module(qualified: str) -> tuple[str, str] | None:
+    """(module, replacement) when `qualified` is a removed Keras 2 module or below one."""
+    if qualified == _PRIVATE_KERAS or qualified.startswith(_PRIVATE_KERAS + "."):
+        return _PRIVATE_KERAS, "`import keras` or `from tensorflow import keras`"
+    api = parse_api(qualified)
+    if api is None or api.family != "keras" or api.root == _PRIVATE_KERAS:
+        return None
+    for module, replacement in _REMOVED_MODULES.items():
+        if api.path == module or api.path.startswith(module + "."):
+            return f"{api.root}.{module}", replacement
+    return None
+
+
+def _module_message(module: str, replacement: str) -> tuple[str, str]:
+    if module == _PRIVATE_KERAS:
+        return (
+            f"`{module}` is TensorFlow's private, frozen Keras 2 copy: its models are not Keras 3 "
+            "models and do not mix with `keras` layers, losses or callbacks",
+            f"use {replacement}",
+        )
+    return (
+        f"`{module}` is a Keras 2 module path: Keras 3 raises ModuleNotFoundError on import",
+        f"import from {replacement} instead",
+    )
+
+
+def _check_import(ctx: FileContext, node: cst.Import | cst.ImportFrom) -> Iterator[Finding]:
+    if isinstance(node, cst.ImportFrom):
+        if node.relative or node.module is None:
+            return
+        base = dotted(node.module) or ""
+        names = [] if isinstance(node.names, cst.ImportStar) else [dotted(a.name) or "" for a in node.names]
+        candidates = [base] + [f"{base}.{n}" for n in names]
+    else:
+        candidates = [dotted(a.name) or "" for a in node.names]
+    for qualified in candidates:
+        removed = _removed_module(qualified)
+        if removed is not None:
+            message, fix = _module_message(*removed)
+            yield ctx.finding(RULE, node, message, fix)
+            return
+
+
+def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterator[Finding]:
+    if isinstance(node, cst.Attribute):
+        if node.attr.value in ("compiled_loss", "compiled_metrics") and dotted(node.value) == "self":
+            yield _compiled_shim(ctx, node)
+            return
+    parent = ctx.parents.get(node)
+    if isinstance(parent, cst.Attribute) and parent.value is node:
+        return  # only the whole chain: `tf.train.AdamOptimizer`, not `tf.train`
+    if isinstance(parent, cst.Attribute) and parent.attr is node:
+        return
+    if ctx.enclosing(node, (cst.Import, cst.ImportFrom)) is not None:
+        return
+    if isinstance(node, cst.Attribute):
+        if node.attr.value == "targets" and _is_model(ctx, node.value):
+            yield ctx.finding(
+                RULE, node,
+                f"`{dotted(node) or 'model.targets'}` was removed: Keras 3 models have no `targets` "
+                "(AttributeError), and a loss only ever sees the target of its own output",
+                "use the `y_true` passed to each output's loss, or a custom `train_step` that "
+                "receives all targets in `data`",
+            )
+            return
+    api = ctx.api(node)
+    if api is None:
+        return
+    replacement, what = _api_replacement(api)
+    if replacement is None:
+        return
+    if what == "module":
+        if isinstance(node, cst.Attribute):  # a bare Name comes from an import reported there
+            removed = _removed_module(api.qualified)
+            if removed is not None:
+                message, fix = _module_message(*removed)
+                yield ctx.finding(RULE, node, message, fix)
+        return
+    yield ctx.finding(
+        RULE, node,
+        f"`{api.short()}` {what}",
+        f"use {replacement}",
+    )
+
+
+def _api_replacement(api: Api) -> tuple[str | None, str]:
+    """(replacement, what is wrong) for a removed API; (None, "") when it is fine."""
+    if api.family == "tf" and api.root == "tensorflow":
+        parts = api.path.split(".")
+        for end in range(len(parts), 0, -1):
+            removed = ".".join(parts[:end])
+            if removed in _TF_REMOVED:
+                return _TF_REMOVED[removed], f"was removed in TF 2 (`tf.{removed}`: AttributeError)"
+        return None, ""
+    if _removed_module(api.qualified) is not None:
+        return "", "module"
+    if api.family != "keras":
+        return None, ""
+    if (api.root, api.path) in _KERAS_NAMESPACE_GAPS:
+        return _KERAS_NAMESPACE_GAPS[(api.root, api.path)], "does not exist in Keras 3 (AttributeError)"
+    if api.path.startswith("backend.") and api.path.count(".") == 1:
+        leaf = api.leaf
+        if api.root == "keras" and leaf not in _KERAS3_BACKEND:
+            replacement = _BACKEND_OPS_RENAMED.get(leaf, f"keras.ops.{leaf}")
+            return replacement, (
+                "is gone from Keras 3's `keras.backend` (AttributeError: module 'keras.backend' "
+                f"has no attribute '{leaf}')"
+            )
+        if api.root != "keras" and leaf in _TF_KERAS_BACKEND_MISSING:
+            return _BACKEND_OPS_RENAMED[leaf], "was removed with TF1 graph mode (AttributeError in Keras 3)"
+    return None, ""
+
+
+def _compiled_shim(ctx: FileContext, node: cst.Attribute) -> Finding:
+    if node.attr.value == "compiled_loss":
+        return ctx.finding(
+            RULE, node,
+            "`self.compiled_loss` is deprecated in Keras 3: it still runs, but the logged `loss` "
+            "becomes the running mean of y_pred, not the loss",
+            "use `loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)`",
+        )
+    return ctx.finding(
+        RULE, node,
+        "`self.compiled_metrics` is deprecated in Keras 3: it sends y_pred to every Mean metric, "
+        "including the `loss` tracker, so the logged `loss` is wrong",
+        "use `return self.compute_metrics(x, y, y_pred, sample_weight=sw)`",
+    )
+
+
+def _is_model(ctx: FileContext, receiver: cst.BaseExpression) -> bool:
+    name = (dotted(receiver) or "").rsplit(".", 1)[-1]
+    if "model" in name.lower():
+        return True
+    if isinstance(receiver, cst.Name):
+        for bound in ctx.bindings(receiver):
+            if isinstance(bound, cst.Call):
+                api = ctx.call_api(bound)
+                if api is not None and api.family == "keras" and api.leaf in ("Model", "Sequential"):
+                    return True
+    return False
+
+
+def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
+    func = call.func
+    api = ctx.call_api(call)
+    if api is not None and api.family == "keras" and api.path.startswith("optimizers.") and api.leaf in _OPTIMIZERS:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "lr":
+                yield ctx.finding(
+                    RULE, arg,
+                    f"`{api.leaf}(lr=...)`: Keras 3 optimizers raise ValueError: Argument(s) not recognized: {{'lr': ...}}",
+                    "use `learning_rate=`",
+                )
+        return
+    if not isinstance(func, cst.Attribute) or api is not None:
+        return
+    method = func.attr.value
+    if method == "compile" and _is_model_like_receiver(ctx, func.value):
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in _COMPILE_REMOVED:
+                yield ctx.finding(
+                    RULE, arg,
+                    f"`compile({arg.keyword.value}=...)`: Keras 3 raises TypeError: Trainer.compile() "
+                    f"got an unexpected keyword argument '{arg.keyword.value}'",
+                    _COMPILE_REMOVED[arg.keyword.value],
+                )
+    elif method in ("fit", "evaluate", "predict") and _is_model_like_receiver(ctx, func.value):
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value in _FIT_REMOVED:
+                yield ctx.finding(
+                    RULE, arg,
+                    f"`{method}({arg.keyword.value}=...)`: Keras 3 raises TypeError: {method}() got an "
+                    f"unexpected keyword argument '{arg.keyword.value}'",
+                    f"use {_FIT_REMOVED[arg.keyword.value]}",
+                )
+    elif method in _GENERATOR_METHODS and _is_model_like_receiver(ctx, func.value):
+        yield ctx.finding(
+            RULE, func,
+            f"`{method}` was removed from Keras 3 models (AttributeError)",
+            f"use {_GENERATOR_METHODS[method]}",
+        )
+
+
+def _is_model_like_receiver(ctx: FileContext, receiver: cst.BaseExpression) -> bool:
+    if dotted(receiver) == "self":
+        cls = ctx.enclosing(receiver, (cst.ClassDef,))
+        return isinstance(cls, cst.ClassDef) and cls in ctx.index.model_classes
+    if _is_model(ctx, receiver):
+        return True
+    if isinstance(receiver, cst.Name):
+        for bound in ctx.bindings(receiver):
+            if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Name):
+                for cls in ctx.bindings(bound.func):
+                    if isinstance(cls, cst.ClassDef) and cls in ctx.index.model_classes:
+                        return True
+    return False
+
+
+RULE = Rule(
+    code="LL106",
+    name="removed-api",
+    severity=Severity.ERROR,
+    passes=(Pass.STATIC,),
+    summary="TF1/Keras 2 API removed or broken in TF 2.16+/Keras 3 (names the replacement).",
+    static_check=check,
+)

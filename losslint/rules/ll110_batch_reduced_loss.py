@@ -1,0 +1,14 @@
+"""LL110 batch-reduced-loss: catalogue entry; no check is implemented yet (see rules/LL110-batch-reduced-loss.md)."""
+
+from __future__ import annotations
+
+from losslint.findings import Pass, Severity
+from losslint.rule import Rule
+
+RULE = Rule(
+    code="LL110",
+    name="batch-reduced-loss",
+    severity=Severity.WARNING,
+    passes=(Pass.STATIC, Pass.DYNAMIC,),
+    summary="A function loss reduces over the batch axis itself (reduce_sum with no axis).",
+)

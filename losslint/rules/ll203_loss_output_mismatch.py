@@ -1,0 +1,14 @@
+"""LL203 loss-output-mismatch: catalogue entry; no check is implemented yet (see rules/LL203-loss-output-mismatch.md)."""
+
+from __future__ import annotations
+
+from losslint.findings import Pass, Severity
+from losslint.rule import Rule
+
+RULE = Rule(
+    code="LL203",
+    name="loss-output-mismatch",
+    severity=Severity.ERROR,
+    passes=(Pass.STATIC, Pass.DYNAMIC,),
+    summary="Losses, loss weights, targets and model outputs do not line up.",
+)

@@ -1,0 +1,14 @@
+"""LL205 label-encoding-mismatch: catalogue entry; no check is implemented yet (see rules/LL205-label-encoding-mismatch.md)."""
+
+from __future__ import annotations
+
+from losslint.findings import Pass, Severity
+from losslint.rule import Rule
+
+RULE = Rule(
+    code="LL205",
+    name="label-encoding-mismatch",
+    severity=Severity.ERROR,
+    passes=(Pass.DYNAMIC,),
+    summary="Sparse vs categorical encoding of the targets, or labels out of range.",
+)

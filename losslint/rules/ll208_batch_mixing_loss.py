@@ -1,0 +1,14 @@
+"""LL208 batch-mixing-loss: catalogue entry; no check is implemented yet (see rules/LL208-batch-mixing-loss.md)."""
+
+from __future__ import annotations
+
+from losslint.findings import Pass, Severity
+from losslint.rule import Rule
+
+RULE = Rule(
+    code="LL208",
+    name="batch-mixing-loss",
+    severity=Severity.ERROR,
+    passes=(Pass.DYNAMIC,),
+    summary="Sample i's loss depends on another sample's prediction or target.",
+)

@@ -1,0 +1,151 @@
+"""The static pass over one file: read, parse, run the enabled rules, apply suppressions."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from losslint import registry, suppression
+from losslint.config import Config
+from losslint.findings import Finding
+from losslint.rules import ll001_syntax_error
+from losslint.static.context import FileContext
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+# Every static rule needs a TF/Keras/NumPy API or a compile/loss signature: a file with none of
+# these words cannot produce a finding beyond LL001, so it skips the (costly) metadata.
+_RELEVANT = re.compile(r"keras|tensorflow|numpy|compile|y_pred|y_true|noqa|losslint")
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    # One-line problems that are not findings (unreadable file, internal error): exit code 2.
+    errors: list[str] = field(default_factory=list)
+    # One-line notes that change nothing (a file skipped because it is too large).
+    notes: list[str] = field(default_factory=list)
+    # The text, kept only when there are findings to show it under.
+    source: str | None = None
+
+
+def decode(path: str, data: bytes) -> str | Finding:
+    """The file's text (PEP 263 coding cookie honoured), or an LL001 finding saying why not."""
+    if b"\x00" in data:
+        return ll001_syntax_error.unparsable(
+            path, "not a Python text file: it contains NUL bytes", fix="lint only Python source files"
+        )
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        return ll001_syntax_error.unparsable(path, f"cannot read the file's encoding: {error}")
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        start = getattr(error, "start", 0)
+        line = data[:start].count(b"\n") + 1
+        column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+        return ll001_syntax_error.unparsable(
+            path,
+            f"file is not valid {encoding}: {error.reason if hasattr(error, 'reason') else error}",
+            line,
+            column,
+            fix="save the file as UTF-8 or declare its encoding with a `# -*- coding: ... -*-` line",
+        )
+
+
+def lint_source(path: str, source: str, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+    report = FileReport(path)
+    enabled = config.enabled_codes() - disabled
+    suppressions = suppression.parse(source)
+    if suppressions.skip_file:
+        return report
+    raw: list[Finding] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings about the user's escapes are not ours
+            ast.parse(source, filename=path)
+    except SyntaxError as error:
+        raw.append(ll001_syntax_error.from_syntax_error(path, error))
+    except (ValueError, RecursionError, MemoryError) as error:
+        raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {error}"))
+    if not raw and _RELEVANT.search(source):
+        try:
+            module = cst.parse_module(source)
+        except cst.ParserSyntaxError as error:
+            report.errors.append(f"{path}:{error.raw_line}:{error.raw_column + 1}: libcst cannot parse this file: {error.message}")
+            return report
+        except RecursionError:
+            report.errors.append(f"{path}: file is too deeply nested to analyse")
+            return report
+        ctx = FileContext.from_module(path, source, module)
+        try:
+            ctx.index  # noqa: B018 - discovery runs once, before the rules that share it
+        except RecursionError:
+            report.errors.append(f"{path}: file is too deeply nested to analyse")
+            return report
+        except Exception as error:
+            report.errors.append(f"{path}: internal error in loss discovery: {type(error).__name__}: {error}")
+            return report
+        for rule in registry.ALL_RULES:
+            if rule.static_check is None or rule.code not in enabled:
+                continue
+            try:
+                raw.extend(rule.static_check(ctx))
+            except RecursionError:
+                report.errors.append(f"{path}: {rule.code} skipped: file is too deeply nested to analyse")
+            except Exception as error:  # one rule's bug must not lose the other findings
+                report.errors.append(f"{path}: internal error in {rule.code}: {type(error).__name__}: {error}")
+    for finding in _dedupe(raw):
+        if finding.code in enabled and not suppressions.suppresses(finding):
+            report.findings.append(finding)
+    if "LL004" in enabled:
+        report.findings.extend(suppressions.unused(path))
+    if report.findings:
+        report.source = source
+    return report
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple] = set()
+    out = []
+    for finding in findings:
+        key = (finding.code, finding.line, finding.column, finding.end_line, finding.end_column)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+def lint_file(path: Path, display: str, config: Config) -> FileReport:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            report = FileReport(display)
+            report.notes.append(
+                f"{display}: skipped: {size / 2**20:.1f} MiB is over the {MAX_FILE_BYTES // 2**20} MiB limit for one file"
+            )
+            return report
+        data = path.read_bytes()
+    except OSError as error:
+        report = FileReport(display)
+        report.errors.append(f"{display}: cannot read: {error.strerror or error}")
+        return report
+    return lint_bytes(display, data, config, config.ignored_for(path))
+
+
+def lint_bytes(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+    source = decode(display, data)
+    if isinstance(source, Finding):
+        report = FileReport(display)
+        if source.code in config.enabled_codes() - disabled:
+            report.findings.append(source)
+        return report
+    return lint_source(display, source, config, disabled)

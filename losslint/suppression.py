@@ -1,0 +1,107 @@
+"""Suppression comments: `# noqa`, `# noqa: LL101`, `# losslint: ignore[LL101, reshape-in-loss]`,
+`# losslint: skip-file`. Comments are read with the tokenizer, so `#` inside strings never counts.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+from losslint import registry
+from losslint.findings import Finding
+from losslint.rules import ll004_unused_suppression
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[\w\-]+(?:[\s,]+[\w\-]+)*))?", re.IGNORECASE)
+_IGNORE = re.compile(r"#\s*losslint:\s*ignore\[(?P<codes>[^\]]*)\]", re.IGNORECASE)
+_SKIP_FILE = re.compile(r"#\s*losslint:\s*skip-file\b", re.IGNORECASE)
+
+
+@dataclass
+class Directive:
+    """One suppression comment. `codes` None means every code (a bare `# noqa`)."""
+
+    line: int
+    column: int
+    end_column: int
+    codes: tuple[str, ...] | None
+    losslint_own: bool  # `# losslint: ignore[...]`, or a noqa naming LL codes
+    used: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Suppressions:
+    skip_file: bool
+    by_line: dict[int, list[Directive]]
+
+    def suppresses(self, finding: Finding) -> bool:
+        for line in (finding.line, finding.scope_line):
+            for directive in self.by_line.get(line, []) if line is not None else []:
+                if directive.codes is None:
+                    directive.used.add(finding.code)
+                    return True
+                for code in directive.codes:
+                    rule = registry.get(code)
+                    if rule is not None and rule.code == finding.code:
+                        directive.used.add(code)
+                        return True
+        return False
+
+    def unused(self, path: str) -> list[Finding]:
+        """LL004 findings: losslint codes in suppression comments that suppressed nothing."""
+        rule = ll004_unused_suppression.RULE
+        out = []
+        for directives in self.by_line.values():
+            for d in directives:
+                if not d.losslint_own or d.codes is None:
+                    continue
+                for code in d.codes:
+                    if code in d.used:
+                        continue
+                    known = registry.get(code) is not None
+                    what = "suppresses nothing on this line" if known else "is not a losslint rule"
+                    out.append(
+                        Finding(
+                            code=rule.code, name=rule.name, severity=rule.severity, path=path,
+                            line=d.line, column=d.column, end_line=d.line, end_column=d.end_column,
+                            message=f"suppression of `{code}` {what}",
+                            fix=f"remove `{code}` from the comment" if known else f"correct or remove `{code}`",
+                        )
+                    )
+        return out
+
+
+def _codes(raw: str) -> tuple[str, ...]:
+    return tuple(c for c in re.split(r"[\s,]+", raw.strip()) if c)
+
+
+def parse(source: str) -> Suppressions:
+    skip_file = False
+    by_line: dict[int, list[Directive]] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        tokens = []
+    for tok in tokens:
+        if tok.type != tokenize.COMMENT:
+            continue
+        text = tok.string
+        line, col = tok.start
+        if _SKIP_FILE.search(text):
+            skip_file = True
+        for match in _IGNORE.finditer(text):
+            directive = Directive(line, col + match.start() + 1, col + match.end() + 1, _codes(match["codes"]), True)
+            by_line.setdefault(line, []).append(directive)
+        for match in _NOQA.finditer(text):
+            raw = match["codes"]
+            codes = None if raw is None else _codes(raw)
+            own = codes is not None and any(c.upper().startswith("LL") or registry.get(c) for c in codes)
+            if codes is not None:
+                # Codes of other tools (ruff's E501, ...) are none of our business.
+                codes = tuple(c for c in codes if c.upper().startswith("LL") or registry.get(c))
+                if not codes:
+                    continue
+            directive = Directive(line, col + match.start() + 1, col + match.end() + 1, codes, own)
+            by_line.setdefault(line, []).append(directive)
+    return Suppressions(skip_file, by_line)
