@@ -99,11 +99,12 @@ _BACKEND_OPS_RENAMED = {
     "get_session": "eager execution",
     "set_session": "eager execution",
     "tf": "`import tensorflow as tf`",
+    "identity": "keras.ops.copy or tf.identity",
 }
 # `from tensorflow.keras import backend as K` is a legacy shim that still has dot, reshape, ...
 # but not these.
 _TF_KERAS_BACKEND_MISSING = frozenset(
-    {"placeholder", "get_session", "set_session", "function", "learning_phase", "set_learning_phase", "tf"}
+    {"placeholder", "get_session", "set_session", "function", "learning_phase", "set_learning_phase", "tf", "identity"}
 )
 # Keras 2 names missing from one of the two Keras 3 namespaces.
 _KERAS_NAMESPACE_GAPS = {
@@ -123,6 +124,12 @@ _KERAS_NAMESPACE_GAPS = {
     ("tensorflow.keras", "metrics.mean_squared_error"): "tf.keras.metrics.mse",
     ("tensorflow.keras", "metrics.mean_absolute_error"): "tf.keras.metrics.mae",
     ("keras", "preprocessing.image.ImageDataGenerator"): "keras.utils.image_dataset_from_directory with preprocessing layers",
+    ("keras", "layers.CuDNNLSTM"): "keras.layers.LSTM (it uses cuDNN by itself)",
+    ("keras", "layers.CuDNNGRU"): "keras.layers.GRU (it uses cuDNN by itself)",
+    ("tensorflow.keras", "layers.CuDNNLSTM"): "keras.layers.LSTM (it uses cuDNN by itself)",
+    ("tensorflow.keras", "layers.CuDNNGRU"): "keras.layers.GRU (it uses cuDNN by itself)",
+    ("keras", "utils.multi_gpu_model"): "tf.distribute.MirroredStrategy",
+    ("tensorflow.keras", "utils.multi_gpu_model"): "tf.distribute.MirroredStrategy",
 }
 # Keras 2 module paths that no longer import (ModuleNotFoundError); the key is below a keras root.
 _REMOVED_MODULES = {
@@ -137,13 +144,14 @@ _REMOVED_MODULES = {
     "layers.wrappers": "keras.layers",
     "layers.experimental": "keras.layers",
     "engine": "keras.Model / keras.layers.Layer",
-    "wrappers.scikit_learn": "the scikeras package",
+    "wrappers.scikit_learn": "keras.wrappers.SKLearnClassifier / SKLearnRegressor",
     "utils.np_utils": "keras.utils (e.g. keras.utils.to_categorical)",
     "utils.generic_utils": "keras.utils / keras.saving",
-    "preprocessing.text": "keras.layers.TextVectorization",
     "objectives": "keras.losses",
     "optimizers.legacy": "keras.optimizers (Keras 3 raises ImportError on the legacy optimizers)",
 }
+# Gone from Keras 3's own namespace only (tf.keras keeps a legacy copy).
+_REMOVED_MODULES_KERAS_ONLY = {"preprocessing.text": "keras.layers.TextVectorization"}
 _PRIVATE_KERAS = "tensorflow.python.keras"
 
 _COMPILE_REMOVED = {
@@ -186,7 +194,10 @@ def _removed_module(qualified: str) -> tuple[str, str] | None:
     api = parse_api(qualified)
     if api is None or api.family != "keras" or api.root == _PRIVATE_KERAS:
         return None
-    for module, replacement in _REMOVED_MODULES.items():
+    removed = dict(_REMOVED_MODULES)
+    if api.root == "keras":
+        removed.update(_REMOVED_MODULES_KERAS_ONLY)
+    for module, replacement in removed.items():
         if api.path == module or api.path.startswith(module + "."):
             return f"{api.root}.{module}", replacement
     return None
@@ -195,8 +206,9 @@ def _removed_module(qualified: str) -> tuple[str, str] | None:
 def _module_message(module: str, replacement: str) -> tuple[str, str]:
     if module == _PRIVATE_KERAS:
         return (
-            f"`{module}` is TensorFlow's private, frozen Keras 2 copy: its models are not Keras 3 "
-            "models and do not mix with `keras` layers, losses or callbacks",
+            f"`{module}` is TensorFlow's private, frozen Keras 2 copy: it imports silently, but "
+            "its models are not Keras 3 models and fit()/predict() raise AttributeError "
+            "(module 'tensorflow.python.distribute.input_lib' has no attribute ...)",
             f"use {replacement}",
         )
     return (
@@ -332,6 +344,13 @@ def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
                     f"`{api.leaf}(lr=...)`: Keras 3 optimizers raise ValueError: Argument(s) not recognized: {{'lr': ...}}",
                     "use `learning_rate=`",
                 )
+            elif arg.keyword is not None and arg.keyword.value == "decay":
+                yield ctx.finding(
+                    RULE, arg,
+                    f"`{api.leaf}(decay=...)` is ignored by Keras 3 (only a UserWarning): the "
+                    "learning rate never decays",
+                    "use a schedule: `learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, decay)`",
+                )
         return
     if not isinstance(func, cst.Attribute) or api is not None:
         return
@@ -350,8 +369,9 @@ def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
             if arg.keyword is not None and arg.keyword.value in _FIT_REMOVED:
                 yield ctx.finding(
                     RULE, arg,
-                    f"`{method}({arg.keyword.value}=...)`: Keras 3 raises TypeError: {method}() got an "
-                    f"unexpected keyword argument '{arg.keyword.value}'",
+                    f"`{method}({arg.keyword.value}=...)` is gone from Keras 3: it fails with "
+                    f"{'ValueError' if method == 'evaluate' else 'TypeError'} on the unexpected "
+                    f"argument '{arg.keyword.value}'",
                     f"use {_FIT_REMOVED[arg.keyword.value]}",
                 )
     elif method in _GENERATOR_METHODS and _is_model_like_receiver(ctx, func.value):
