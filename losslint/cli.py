@@ -106,7 +106,7 @@ def check(
     config = merged(config, **overrides)
     stdin = None
     if "-" in targets:
-        stdin = (stdin_filename or "<stdin>", click.get_binary_stream("stdin").read())
+        stdin = (stdin_filename or "<stdin>", sys.stdin.buffer.read())  # click.get_binary_stream is deprecated
     result = run(targets, config, stdin)
     _report(result, output_format, output_file, quiet, no_color, statistics)
     for note in result.notes:
@@ -190,11 +190,23 @@ def explain(rule: str) -> None:
     found = registry.get(rule)
     if found is None:
         _fail(f"unknown rule code or name: {rule} (see `losslint rules`)")
-    try:
-        page = resources.files("losslint.pages").joinpath(found.page_name).read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):
+    page = _read_page(found.page_name)
+    if page is None:
         _fail(f"the page for {found.code} ({found.page_name}) is not installed")
     click.echo(page, nl=False)
+
+
+def _read_page(name: str) -> str | None:
+    """The installed page (losslint.pages), else the checkout's rules/ folder: an editable
+    install cannot map rules/ (no __init__.py) onto the namespace package losslint.pages."""
+    try:
+        return resources.files("losslint.pages").joinpath(name).read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError):
+        pass
+    try:
+        return (Path(__file__).resolve().parent.parent / "rules" / name).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def main() -> None:

@@ -321,16 +321,18 @@ def _compiled_shim(ctx: FileContext, node: cst.Attribute) -> Finding:
 
 
 def _is_model(ctx: FileContext, receiver: cst.BaseExpression) -> bool:
-    name = (dotted(receiver) or "").rsplit(".", 1)[-1]
-    if "model" in name.lower():
-        return True
+    """A Keras model by its construction, else by its name (`model`, `self.model`, `vae_model`)."""
     if isinstance(receiver, cst.Name):
         for bound in ctx.bindings(receiver):
             if isinstance(bound, cst.Call):
+                qualified = ctx.qualified_names(bound.func)
                 api = ctx.call_api(bound)
-                if api is not None and api.family == "keras" and api.leaf in ("Model", "Sequential"):
-                    return True
-    return False
+                if api is not None and api.family == "keras":
+                    return api.leaf in ("Model", "Sequential", "load_model")
+                if qualified and all(q.split(".")[0] not in ("keras", "tensorflow") for q in qualified):
+                    return False  # e.g. an estimator from sklearn
+    name = (dotted(receiver) or "").rsplit(".", 1)[-1]
+    return "model" in name.lower()
 
 
 def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:

@@ -21,7 +21,7 @@ from losslint.static.context import FileContext
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Every static rule needs a TF/Keras/NumPy API or a compile/loss signature: a file with none of
 # these words cannot produce a finding beyond LL001, so it skips the (costly) metadata.
-_RELEVANT = re.compile(r"keras|tensorflow|numpy|compile|y_pred|y_true|noqa|losslint")
+_RELEVANT = re.compile(r"keras|tensorflow|numpy|compile|\.fit|_generator|\.targets|y_pred|y_true|noqa|losslint")
 
 
 @dataclass
@@ -45,7 +45,11 @@ def decode(path: str, data: bytes) -> str | Finding:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        return ll001_syntax_error.unparsable(path, f"cannot read the file's encoding: {error}")
+        if not _is_utf8(data):
+            # Non-UTF-8 bytes on the first two lines and no cookie: say where, as below.
+            encoding = "utf-8"
+        else:
+            return ll001_syntax_error.unparsable(path, f"cannot read the file's encoding: {error}")
     try:
         return data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
@@ -59,6 +63,14 @@ def decode(path: str, data: bytes) -> str | Finding:
             column,
             fix="save the file as UTF-8 or declare its encoding with a `# -*- coding: ... -*-` line",
         )
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def lint_source(path: str, source: str, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
@@ -75,7 +87,8 @@ def lint_source(path: str, source: str, config: Config, disabled: frozenset[str]
     except SyntaxError as error:
         raw.append(ll001_syntax_error.from_syntax_error(path, error))
     except (ValueError, RecursionError, MemoryError) as error:
-        raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {error}"))
+        detail = str(error) or "too deeply nested or too large for the parser"  # MemoryError() has no text
+        raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {detail}"))
     if not raw and _RELEVANT.search(source):
         try:
             module = cst.parse_module(source)
