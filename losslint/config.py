@@ -53,9 +53,18 @@ class Config:
         return frozenset(codes)
 
     def is_excluded(self, path: Path, base: Path) -> bool:
-        """`base` is the folder being searched: paths outside the config's folder match from it."""
+        """`base` is the folder being searched: paths outside the config's folder match from it.
+
+        Only the entry itself is matched (its whole relative path, or its name): the folders
+        below `base` were matched, and pruned, on the way down, and `base` itself and its
+        parents were named on the command line, so `losslint build/` lints build/ (as ruff does)
+        instead of silently linting nothing.
+        """
         rel = relative_posix(path, self.root, base)
-        return any(path_matches(rel, p) for p in (*self.exclude, *self.extend_exclude))
+        return any(
+            fnmatch(rel, p.rstrip("/")) or fnmatch(path.name, p.rstrip("/"))
+            for p in (*self.exclude, *self.extend_exclude)
+        )
 
 
 def relative_posix(path: Path, root: Path, fallback: Path | None = None) -> str:

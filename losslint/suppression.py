@@ -79,10 +79,14 @@ def _codes(raw: str) -> tuple[str, ...]:
 def parse(source: str) -> Suppressions:
     skip_file = False
     by_line: dict[int, list[Directive]] = {}
+    tokens: list[tokenize.TokenInfo] = []
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+        # Token by token: the comments before a tokenizer error (an unclosed bracket reported at
+        # the end of the file) still count, so `skip-file` also skips a file that does not parse.
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            tokens.append(token)
     except (tokenize.TokenError, SyntaxError, IndentationError):
-        tokens = []
+        pass
     for tok in tokens:
         if tok.type != tokenize.COMMENT:
             continue

@@ -333,3 +333,32 @@ def test_removed_api_message_names_the_replacement() -> None:
     report = lint_source("s.py", "import tensorflow as tf\ny = tf.matrix_band_part(x, 0, -1)\n", Config())
     assert "tf.matrix_band_part" in message
     assert "tf.linalg.band_part" in report.findings[0].fix
+
+
+# Precision on patterns from real Keras 3 libraries -------------------------------------------------
+
+def test_batch_size_unpacked_from_the_shape_in_a_nested_function() -> None:
+    source = """
+        from keras import layers, ops
+        class Embed(layers.Layer):
+            def call(self, inputs):
+                def scatter(x):
+                    batch_size, seq_len, hidden = ops.shape(x)
+                    return ops.reshape(x, (batch_size, seq_len, hidden))
+                bs, n = ops.shape(inputs)[:2]
+                return scatter(ops.ones((bs, n, 4)))
+    """
+    assert codes_at(source, select=("LL103",)) == []
+
+
+def test_tf_keras_names_that_tf_keras_still_has_are_not_reported() -> None:
+    # tf.keras is tf_keras (Keras 2) under TF_USE_LEGACY_KERAS=1; libraries written for it are correct.
+    source = """
+        import tensorflow as tf
+        class Composite(tf.keras.optimizers.legacy.Optimizer):
+            pass
+        opt = tf.keras.optimizers.legacy.Adam()
+        loss = tf.keras.losses.mean_squared_error
+    """
+    assert codes_at(source, select=("LL106",)) == []
+    assert codes_at("import keras\nopt = keras.optimizers.legacy.Adam()\n", select=("LL106",)) == [(2, "LL106")]

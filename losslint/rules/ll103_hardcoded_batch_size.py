@@ -45,13 +45,14 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if reason is None:
                 continue
             where = "loss" if function.kind == "loss" else "layer function"
+            shown = f"..., {code_of(shape)}" if _SHAPE_ARGUMENT[api.leaf][0] else code_of(shape)
             yield ctx.finding(
                 RULE,
                 node,
-                f"`{api.short()}(..., {code_of(shape)})` in {where} `{function.name}` fixes the "
-                f"batch dimension to {reason}: the last partial batch, `evaluate` and `predict` "
-                "with another batch size fail with 'Input to reshape is a tensor with N values, "
-                "but the requested shape has M'",
+                f"`{api.short()}({shown})` in {where} `{function.name}` fixes the batch dimension "
+                f"to {reason}: the last partial batch, and `evaluate`/`predict` with another batch "
+                "size, fail ('Input to reshape is a tensor with N values, but the requested shape "
+                "has M' / 'Incompatible shapes')",
                 "use -1 (or `tf.shape(x)[0]` / `keras.ops.shape(x)[0]`) for the batch dimension",
                 scope=function.node,
             )
@@ -85,21 +86,16 @@ def _fixed_batch(
     leaf = name.rsplit(".", 1)[-1]
     if not BATCH_SIZE_NAME.match(leaf):
         return None
-    if isinstance(first, cst.Name) and _computed_in(ctx, function, first):
-        return None  # e.g. batch_size = tf.shape(x)[0]: dynamic, correct
+    if isinstance(first, cst.Name) and not _fixed_outside(ctx, function, first):
+        return None  # e.g. `batch_size = ops.shape(x)[0]` in the function: dynamic, correct
     return f"`{name}`"
 
 
-def _computed_in(ctx: FileContext, function: TensorFunction, name: cst.Name) -> bool:
-    """True when `name` is bound inside the function to something other than a literal."""
-    for bound in ctx.bindings(name):
-        if isinstance(bound, cst.Param):
-            return ctx.enclosing(bound, (cst.FunctionDef, cst.Lambda)) is function.node
-        if isinstance(bound, cst.BaseExpression) and int_value(bound) is None:
-            owner = ctx.enclosing(bound, (cst.FunctionDef, cst.Lambda))
-            if owner is function.node:
-                return True
-    return False
+def _fixed_outside(ctx: FileContext, function: TensorFunction, name: cst.Name) -> bool:
+    """True when `name` is bound only outside the function: a module constant, a factory's
+    parameter. Any binding inside it (`batch_size, n = ops.shape(x)[:2]`) makes it dynamic."""
+    sites = ctx.binding_sites(name)
+    return bool(sites) and not any(ctx.is_within(site, function.node) for site in sites)
 
 
 RULE = Rule(

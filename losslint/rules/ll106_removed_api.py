@@ -101,12 +101,12 @@ _BACKEND_OPS_RENAMED = {
     "tf": "`import tensorflow as tf`",
     "identity": "keras.ops.copy or tf.identity",
 }
-# `from tensorflow.keras import backend as K` is a legacy shim that still has dot, reshape, ...
-# but not these.
-_TF_KERAS_BACKEND_MISSING = frozenset(
-    {"placeholder", "get_session", "set_session", "function", "learning_phase", "set_learning_phase", "tf", "identity"}
-)
-# Keras 2 names missing from one of the two Keras 3 namespaces.
+# `tf.keras` is Keras 3 by default but tf_keras (Keras 2) under TF_USE_LEGACY_KERAS=1, and
+# libraries written for tf_keras are correct code: under `tensorflow.keras` only what is gone in
+# both is reported. Its backend (a legacy shim in Keras 3) lacks these in both.
+_TF_KERAS_BACKEND_MISSING = frozenset({"get_session", "set_session", "tf"})
+# Keras 2 names missing from Keras 3's namespaces (under `tensorflow.keras` only the ones that
+# tf_keras lacks too).
 _KERAS_NAMESPACE_GAPS = {
     ("keras", "losses.mse"): "keras.losses.mean_squared_error (or the string \"mse\")",
     ("keras", "losses.mae"): "keras.losses.mean_absolute_error (or the string \"mae\")",
@@ -115,14 +115,6 @@ _KERAS_NAMESPACE_GAPS = {
     ("keras", "losses.kld"): "keras.losses.kl_divergence",
     ("keras", "metrics.mse"): "keras.metrics.mean_squared_error",
     ("keras", "metrics.mae"): "keras.metrics.mean_absolute_error",
-    ("tensorflow.keras", "losses.mean_squared_error"): "tf.keras.losses.mse (or keras.losses.mean_squared_error)",
-    ("tensorflow.keras", "losses.mean_absolute_error"): "tf.keras.losses.mae",
-    ("tensorflow.keras", "losses.mean_absolute_percentage_error"): "tf.keras.losses.mape",
-    ("tensorflow.keras", "losses.mean_squared_logarithmic_error"): "tf.keras.losses.msle",
-    ("tensorflow.keras", "losses.kl_divergence"): "tf.keras.losses.kld",
-    ("tensorflow.keras", "losses.log_cosh"): "tf.keras.losses.logcosh",
-    ("tensorflow.keras", "metrics.mean_squared_error"): "tf.keras.metrics.mse",
-    ("tensorflow.keras", "metrics.mean_absolute_error"): "tf.keras.metrics.mae",
     ("keras", "preprocessing.image.ImageDataGenerator"): "keras.utils.image_dataset_from_directory with preprocessing layers",
     ("keras", "layers.CuDNNLSTM"): "keras.layers.LSTM (it uses cuDNN by itself)",
     ("keras", "layers.CuDNNGRU"): "keras.layers.GRU (it uses cuDNN by itself)",
@@ -142,16 +134,18 @@ _REMOVED_MODULES = {
     "layers.merge": "keras.layers",
     "layers.pooling": "keras.layers",
     "layers.wrappers": "keras.layers",
-    "layers.experimental": "keras.layers",
     "engine": "keras.Model / keras.layers.Layer",
     "wrappers.scikit_learn": "keras.wrappers.SKLearnClassifier / SKLearnRegressor",
     "utils.np_utils": "keras.utils (e.g. keras.utils.to_categorical)",
     "utils.generic_utils": "keras.utils / keras.saving",
     "objectives": "keras.losses",
+}
+# Gone from Keras 3 only: tf_keras still has them, and tf.keras keeps a legacy copy of some.
+_REMOVED_MODULES_KERAS_ONLY = {
+    "preprocessing.text": "keras.layers.TextVectorization",
+    "layers.experimental": "keras.layers",
     "optimizers.legacy": "keras.optimizers (Keras 3 raises ImportError on the legacy optimizers)",
 }
-# Gone from Keras 3's own namespace only (tf.keras keeps a legacy copy).
-_REMOVED_MODULES_KERAS_ONLY = {"preprocessing.text": "keras.layers.TextVectorization"}
 _PRIVATE_KERAS = "tensorflow.python.keras"
 
 _COMPILE_REMOVED = {

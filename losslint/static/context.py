@@ -181,6 +181,14 @@ class FileContext:
                     found.append(value)
         return found
 
+    def binding_sites(self, name: cst.Name) -> list[cst.CSTNode]:
+        """Every node that binds the name visible at this use: assignments of any shape
+        (tuple unpacking, for targets, imports), parameters, defs."""
+        scope = self.scopes.get(name)
+        if scope is None:
+            return []
+        return [a.node for a in scope[name.value] if isinstance(getattr(a, "node", None), cst.CSTNode)]
+
     def assigned_value(self, target: cst.Name) -> cst.BaseExpression | None:
         """The value of `target = value` (also annotated and walrus assignments)."""
         parent = self.parents.get(target)
@@ -193,6 +201,14 @@ class FileContext:
         if isinstance(parent, cst.NamedExpr) and parent.target is target:
             return parent.value
         return None
+
+    def is_within(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
+        current: cst.CSTNode | None = node
+        while current is not None:
+            if current is ancestor:
+                return True
+            current = self.parents.get(current)
+        return False
 
     def enclosing(self, node: cst.CSTNode, kinds: tuple[type, ...]) -> cst.CSTNode | None:
         current = self.parents.get(node)
