@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,8 @@ from pathlib import Path
 import click
 
 from losslint import __version__, registry
-from losslint.config import Config, ConfigError, find_config_file, load, merged
+from losslint.config import Config, ConfigError, find_config_file, load, merged, parse_size
+from losslint.dynamic.runner import DynamicOptions
 from losslint.reporters import FORMATS, github, json_format, sarif, text
 from losslint.runner import RunResult, run
 
@@ -72,6 +74,14 @@ def cli() -> None:
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
 @click.option("--stdin-filename", metavar="PATH", help="The name to report standard input (`-`) under.")
 @click.option("--warn-unused-suppressions", is_flag=True, default=None, help="Report suppression comments that suppress nothing (LL004).")
+@click.option("--dynamic/--no-dynamic", default=None, help="Also run the dynamic pass: run each script up to fit in a sandbox and probe its losses (needs TensorFlow).")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Dynamic pass: seconds a script may take to reach fit.  [default: 120]")
+@click.option("--max-memory", metavar="SIZE", help="Dynamic pass: memory cap of the script, e.g. 4GiB.  [default: 4GiB]")
+@click.option("--device", type=click.Choice(["cpu", "gpu"]), help="Dynamic pass: GPUs are hidden from the script unless gpu.  [default: cpu]")
+@click.option("--no-stub-data", is_flag=True, default=None, help="Dynamic pass: let keras.datasets download for real (the network is still blocked).")
+@click.option("--script-args", metavar="ARGS", help="Dynamic pass: the script's command-line arguments, as one shell-quoted string.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), help="Dynamic pass: scripts run in parallel (0: one per core).")
+@click.option("-v", "--verbose", is_flag=True, help="Show the scripts' own output and timings from the dynamic pass.")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -87,6 +97,14 @@ def check(
     statistics: bool,
     stdin_filename: str | None,
     warn_unused_suppressions: bool | None,
+    dynamic: bool | None,
+    timeout: float | None,
+    max_memory: str | None,
+    device: str | None,
+    no_stub_data: bool | None,
+    script_args: str | None,
+    jobs: int | None,
+    verbose: bool,
 ) -> None:
     """Lint training scripts: files, folders (recursive *.py) or `-` for standard input."""
     targets = list(paths) or ["."]
@@ -107,7 +125,17 @@ def check(
     stdin = None
     if "-" in targets:
         stdin = (stdin_filename or "<stdin>", sys.stdin.buffer.read())  # click.get_binary_stream is deprecated
-    result = run(targets, config, stdin)
+    options = None
+    if dynamic if dynamic is not None else config.dynamic:
+        options = _dynamic_options(config, timeout, max_memory, device, no_stub_data, script_args, jobs)
+    result = run(targets, config, stdin, options)
+    if verbose:
+        for outcome in result.dynamic:
+            click.echo(
+                f"losslint: dynamic: {outcome.path}: {outcome.seconds:.1f} s, peak "
+                f"{outcome.peak_rss / 2**20:.0f} MiB; script output:", err=True,
+            )
+            click.echo(outcome.output.rstrip() or "(none)", err=True)
     _report(result, output_format, output_file, quiet, no_color, statistics)
     for note in result.notes:
         click.echo(f"losslint: {note}", err=True)
@@ -116,6 +144,25 @@ def check(
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
+
+
+def _dynamic_options(
+    config: Config, timeout: float | None, max_memory: str | None, device: str | None,
+    no_stub_data: bool | None, script_args: str | None, jobs: int | None,
+) -> DynamicOptions:
+    probe = config.probe
+    try:
+        memory = parse_size(max_memory if max_memory is not None else probe.get("max-memory", "4GiB"))
+    except ValueError as error:
+        _fail(f"--max-memory: {error}")
+    return DynamicOptions(
+        timeout=float(timeout if timeout is not None else probe.get("timeout", 120)),
+        max_memory=memory,
+        device=device or str(probe.get("device", "cpu")),
+        stub_data=not no_stub_data if no_stub_data else bool(probe.get("stub-data", True)),
+        script_args=tuple(shlex.split(script_args)) if script_args is not None else tuple(probe.get("script-args", ())),
+        jobs=jobs if jobs is not None else int(probe.get("jobs", 0)),
+    )
 
 
 def _load_config(targets: list[str], config_path: str | None, isolated: bool, stdin_filename: str | None) -> Config:

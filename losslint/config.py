@@ -36,6 +36,9 @@ class Config:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
     warn_unused_suppressions: bool = False
+    dynamic: bool = False
+    # [tool.losslint.probe]: the dynamic pass's settings (losslint.dynamic.runner.DynamicOptions)
+    probe: Mapping[str, object] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
     source: Path | None = None  # the file the settings came from
 
@@ -132,7 +135,7 @@ def from_table(table: Mapping, where: str, root: Path, source: Path | None = Non
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: expected a table")
     values: dict = {}
-    known = set(_LIST_KEYS) | {"per-file-ignores", "warn-unused-suppressions"}
+    known = set(_LIST_KEYS) | {"per-file-ignores", "warn-unused-suppressions", "dynamic", "probe"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -157,7 +160,63 @@ def from_table(table: Mapping, where: str, root: Path, source: Path | None = Non
         if not isinstance(flag, bool):
             raise ConfigError(f"{where}: `warn-unused-suppressions` must be true or false, got {flag!r}")
         values["warn_unused_suppressions"] = flag
+    if "dynamic" in table:
+        flag = table["dynamic"]
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where}: `dynamic` must be true or false, got {flag!r}")
+        values["dynamic"] = flag
+    if "probe" in table:
+        values["probe"] = _probe_table(table["probe"], f"{where}.probe")
     return Config(root=root, source=source, **values)
+
+
+# [tool.losslint.probe] key -> (type check, description)
+_PROBE_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "timeout": ((int, float), "a number of seconds"),
+    "max-memory": ((int, str), 'a size such as "4GiB" or a number of bytes'),
+    "device": (str, '"cpu" or "gpu"'),
+    "stub-data": (bool, "true or false"),
+    "script-args": (list, "a list of strings"),
+    "jobs": (int, "a whole number"),
+}
+
+
+def _probe_table(raw: object, where: str) -> dict[str, object]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(raw) - set(_PROBE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_PROBE_KEYS))})")
+    for key, value in raw.items():
+        kind, description = _PROBE_KEYS[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            raise ConfigError(f"{where}: `{key}` must be {description}, got {value!r}")
+    if "device" in raw and raw["device"] not in ("cpu", "gpu"):
+        raise ConfigError(f"{where}: `device` must be \"cpu\" or \"gpu\", got {raw['device']!r}")
+    if "max-memory" in raw:
+        try:
+            parse_size(raw["max-memory"])
+        except ValueError as error:
+            raise ConfigError(f"{where}: `max-memory`: {error}") from None
+    if "script-args" in raw:
+        _string_list(raw["script-args"], f"{where}: `script-args`")
+    return dict(raw)
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
+          "g": 10**9, "gb": 10**9, "gib": 2**30}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from 4294967296, "4GiB", "512MiB", "4G", "500MB"."""
+    if isinstance(value, int):
+        return value
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    if not match or match[2].lower() not in _UNITS:
+        raise ValueError(f"not a size: {value!r} (use e.g. 4GiB, 512MiB)")
+    return int(float(match[1]) * _UNITS[match[2].lower()])
 
 
 def _string_list(value: object, where: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from losslint.config import Config
 from losslint.files import collect, display_path
 from losslint.findings import Finding, sort_findings
+from losslint.dynamic.runner import DynamicOptions, ScriptOutcome, merge, run_scripts
 from losslint.static.linter import FileReport, lint_bytes, lint_file
 
 
@@ -18,6 +19,9 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources: dict[str, list[str]] = field(default_factory=dict)
+    # Scripts the dynamic pass should run: (path, displayed name).
+    scripts: list[tuple[Path, str]] = field(default_factory=list)
+    dynamic: list[ScriptOutcome] = field(default_factory=list)
 
     def add(self, report: FileReport) -> None:
         self.files_checked += 1
@@ -28,15 +32,37 @@ class RunResult:
             self.sources[report.path] = report.source.splitlines()
 
 
-def run(paths: list[str], config: Config, stdin: tuple[str, bytes] | None = None) -> RunResult:
-    """Lint `paths`; `stdin` is (the name to report it under, its bytes) for `losslint -`."""
+def run(
+    paths: list[str],
+    config: Config,
+    stdin: tuple[str, bytes] | None = None,
+    dynamic: DynamicOptions | None = None,
+) -> RunResult:
+    """Lint `paths`; `stdin` is (the name to report it under, its bytes) for `losslint -`.
+
+    With `dynamic`, scripts also go through the dynamic pass: every file named on the command
+    line, and the files found in folders that visibly compile a Keras model.
+    """
     result = RunResult()
     if stdin is not None:
         name, data = stdin
         result.add(lint_bytes(name, data, config, config.ignored_for(Path(name))))
+    named = {Path(p).resolve() for p in paths if p != "-" and Path(p).is_file()}
     collected = collect([p for p in paths if p != "-"], config)
     result.errors.extend(collected.errors)
     for path in collected.files:
-        result.add(lint_file(path, display_path(path), config))
+        report = lint_file(path, display_path(path), config)
+        result.add(report)
+        if dynamic is not None and (report.compiles_model or path.resolve() in named):
+            result.scripts.append((path, report.path))
+    if dynamic is not None and result.scripts:
+        result.dynamic = run_scripts(result.scripts, dynamic)
+        measured = []
+        for outcome in result.dynamic:
+            enabled = config.enabled_codes() - config.ignored_for(Path(outcome.path))
+            measured.extend(f for f in outcome.findings if f.code in enabled)
+            result.errors.extend(outcome.errors)
+            result.notes.extend(outcome.notes)
+        result.findings = merge(result.findings, measured)
     result.findings = sort_findings(result.findings)
     return result

@@ -34,6 +34,8 @@ class FileReport:
     notes: list[str] = field(default_factory=list)
     # The text, kept only when there are findings to show it under.
     source: str | None = None
+    # The file visibly compiles a Keras model: a script for the dynamic pass.
+    compiles_model: bool = False
 
 
 def decode(path: str, data: bytes) -> str | Finding:
@@ -107,6 +109,7 @@ def lint_source(path: str, source: str, config: Config, disabled: frozenset[str]
         except Exception as error:
             report.errors.append(f"{path}: internal error in loss discovery: {type(error).__name__}: {error}")
             return report
+        report.compiles_model = bool(ctx.index.compile_calls)
         for rule in registry.ALL_RULES:
             if rule.static_check is None or rule.code not in enabled:
                 continue

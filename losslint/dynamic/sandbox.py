@@ -1,0 +1,190 @@
+"""What makes running a user's training script safe and fast enough for a linter, in the child.
+
+- network: any socket connection fails at once with `NetworkBlocked` naming the host, instead
+  of hanging on a download;
+- data: `keras.datasets.<name>.load_data` returns small synthetic arrays with the real
+  per-sample shapes and dtypes, so scripts that download their data run offline;
+- interception: `compile` records and really compiles; `fit`/`train_on_batch`/`evaluate`
+  record their data and stop the script before anything trains.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
+
+
+class NetworkBlocked(ConnectionRefusedError):
+    """Raised by every outgoing connection the script attempts."""
+
+
+class StopBeforeTraining(BaseException):
+    """Private: unwinds the user's script at `fit`. BaseException so `except Exception` in the
+    script cannot swallow it."""
+
+
+def block_network() -> None:
+    def refuse(host: object) -> None:
+        raise NetworkBlocked(f"losslint sandbox: network access blocked (connection to {host})")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family == getattr(socket, "AF_UNIX", None):
+            return original_connect(self, address)
+        refuse(address[0] if isinstance(address, tuple) else address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        connect(self, address)
+        return 0
+
+    def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        refuse(address[0] if isinstance(address, tuple) else address)
+        raise AssertionError("unreachable")
+
+    original_connect = socket.socket.connect
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.create_connection = create_connection  # type: ignore[assignment]
+
+
+# name -> (train samples, x shape per sample, x dtype, y shape per sample, y dtype, classes)
+DATASETS: dict[str, tuple[tuple[int, ...], str, tuple[int, ...], str, int | None]] = {
+    "mnist": ((28, 28), "uint8", (), "uint8", 10),
+    "fashion_mnist": ((28, 28), "uint8", (), "uint8", 10),
+    "cifar10": ((32, 32, 3), "uint8", (1,), "uint8", 10),
+    "cifar100": ((32, 32, 3), "uint8", (1,), "int64", 100),
+    "boston_housing": ((13,), "float64", (), "float64", None),
+    "california_housing": ((8,), "float32", (), "float32", None),
+}
+SEQUENCE_DATASETS = {"imdb": 2, "reuters": 46}
+STUB_TRAIN, STUB_TEST = 256, 64
+
+
+def _stub_loader(name: str) -> Callable[..., Any]:
+    import numpy as np
+
+    def load_data(*args: Any, **kwargs: Any) -> Any:
+        rng = np.random.default_rng(0)
+
+        def split(n: int) -> tuple[Any, Any]:
+            if name in SEQUENCE_DATASETS:
+                vocabulary = kwargs.get("num_words") or 1000
+                x = np.empty(n, dtype=object)
+                for i in range(n):
+                    x[i] = list(rng.integers(1, vocabulary, rng.integers(10, 80)))
+                y = rng.integers(0, SEQUENCE_DATASETS[name], n).astype("int64")
+                return x, y
+            x_shape, x_dtype, y_shape, y_dtype, classes = DATASETS[name]
+            if x_dtype == "uint8":
+                x = rng.integers(0, 256, (n, *x_shape)).astype("uint8")
+            else:
+                x = rng.normal(size=(n, *x_shape)).astype(x_dtype)
+            if classes is None:
+                y = rng.normal(size=(n, *y_shape)).astype(y_dtype)
+            else:
+                y = rng.integers(0, classes, (n, *y_shape)).astype(y_dtype)
+            return x, y
+
+        return split(STUB_TRAIN), split(STUB_TEST)
+
+    load_data.__losslint_stub__ = True  # type: ignore[attr-defined]
+    return load_data
+
+
+def stub_datasets() -> None:
+    """Replace load_data in every imported keras/tf.keras datasets namespace."""
+    import keras  # noqa: F401 - imports the public namespaces
+    import tensorflow as tf
+
+    tf.keras.datasets  # noqa: B018 - tf.keras loads its namespaces lazily
+    for module_name, module in list(sys.modules.items()):
+        if module is None or ".datasets." not in module_name or "keras" not in module_name:
+            continue
+        dataset = module_name.rsplit(".", 1)[-1]
+        if (dataset in DATASETS or dataset in SEQUENCE_DATASETS) and hasattr(module, "load_data"):
+            module.load_data = _stub_loader(dataset)
+
+
+class Interceptor:
+    """Patches keras.Model so the script's compile and fit calls are recorded."""
+
+    def __init__(self, user_files: Callable[[str], bool]) -> None:
+        self.is_user_file = user_files
+        self.compiles: list[CompileRecord] = []
+        self.fits: list[FitRecord] = []
+
+    def caller(self) -> SourceLine | None:
+        """The innermost frame of the call stack that is in the user's files."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            if self.is_user_file(frame.f_code.co_filename):
+                return SourceLine(frame.f_code.co_filename, frame.f_lineno)
+            frame = frame.f_back
+        return None
+
+    def install(self) -> None:
+        import keras
+
+        interceptor = self
+        model_class = keras.Model
+        original_compile = model_class.compile
+
+        def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
+            names = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics")
+            recorded = dict(zip(names, args))
+            recorded.update(kwargs)
+            interceptor.compiles.append(CompileRecord(self, recorded, interceptor.caller()))
+            return original_compile(self, *args, **kwargs)
+
+        def stop_at(method: str) -> Callable[..., Any]:
+            def intercepted(self: Any, *args: Any, **kwargs: Any) -> Any:
+                interceptor.fits.append(interceptor.fit_record(self, method, args, kwargs))
+                raise StopBeforeTraining(method)
+
+            intercepted.__losslint_intercepted__ = True  # type: ignore[attr-defined]
+            return intercepted
+
+        model_class.compile = compile
+        for method in ("fit", "train_on_batch", "evaluate"):
+            setattr(model_class, method, stop_at(method))
+
+        # A subclass that overrides fit without calling super().fit is stopped at its own fit.
+        previous = model_class.__dict__.get("__init_subclass__")
+
+        def init_subclass(cls: type, **kwargs: Any) -> None:
+            if previous is not None:
+                previous.__func__(cls, **kwargs)
+            else:
+                super(model_class, cls).__init_subclass__(**kwargs)
+            for method in ("fit", "train_on_batch"):
+                if method in cls.__dict__:
+                    setattr(cls, method, stop_at(method))
+
+        model_class.__init_subclass__ = classmethod(init_subclass)
+
+    def fit_record(self, model: Any, method: str, args: tuple, kwargs: dict) -> FitRecord:
+        names = {
+            "fit": ("x", "y", "batch_size", "epochs"),
+            "train_on_batch": ("x", "y", "sample_weight", "class_weight"),
+            "evaluate": ("x", "y", "batch_size"),
+        }[method]
+        given = dict(zip(names, args))
+        given.update(kwargs)
+        record = FitRecord(
+            model=model,
+            method=method,
+            x=given.get("x"),
+            y=given.get("y"),
+            sample_weight=given.get("sample_weight"),
+            class_weight=given.get("class_weight"),
+            batch_size=given.get("batch_size"),
+            validation_data=given.get("validation_data"),
+            where=self.caller(),
+        )
+        from losslint.dynamic.data import first_batch
+
+        first_batch(record)
+        return record
