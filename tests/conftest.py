@@ -14,11 +14,13 @@ FIXTURES = ROOT / "fixtures"
 RULES_DIR = ROOT / "rules"
 
 
-def run_cli(*args: str, cwd: Path = ROOT, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path = ROOT, stdin: bytes | None = None, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run the real `losslint` console entry point in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "losslint.cli", *args],
-        cwd=cwd, input=stdin, capture_output=True, timeout=120, env=env,
+        cwd=cwd, input=stdin, capture_output=True, timeout=timeout, env=env,
     )
 
 

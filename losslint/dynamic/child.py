@@ -83,13 +83,7 @@ class Child:
                 "support: unset it to probe with Keras 3"
             )
             return
-        from losslint.dynamic.sandbox import (
-            Interceptor,
-            NetworkBlocked,
-            StopBeforeTraining,
-            block_network,
-            stub_datasets,
-        )
+        from losslint.dynamic.sandbox import Interceptor, StopBeforeTraining, block_network, stub_datasets
 
         block_network()
         import keras
@@ -118,17 +112,18 @@ class Child:
                 "let the script run up to model.fit(...) (e.g. pass its arguments with --script-args)",
             )
             return
-        except NetworkBlocked as blocked:
-            self.script_failed(
-                f"the script opened a network connection before fit ({blocked}); the dynamic "
-                "pass runs offline",
-                self.user_frame(sys.exc_info()[2]),
-                "load data from local files (keras.datasets.* are stubbed offline), or lint statically",
-            )
-            return
         except BaseException as error:  # the user's script may raise anything
             summary = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
             text = summary[-1] if summary else type(error).__name__
+            blocked = _network_block(error)
+            if blocked is not None:
+                self.script_failed(
+                    f"the script opened a network connection before fit ({blocked}): the dynamic "
+                    f"pass runs offline ({text})",
+                    self.user_frame(sys.exc_info()[2]),
+                    "load the data from local files (keras.datasets.* are stubbed offline), or lint without --dynamic",
+                )
+                return
             self.script_failed(
                 f"the script raised before reaching fit: {text}",
                 self.user_frame(sys.exc_info()[2]),
@@ -187,6 +182,23 @@ class Child:
             real_exit(code)
 
         os._exit = guarded_exit  # type: ignore[assignment]
+
+
+def _network_block(error: BaseException) -> str | None:
+    """The blocked connection behind an exception, also when a library wrapped it (URLError)."""
+    from losslint.dynamic.sandbox import NetworkBlocked
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NetworkBlocked):
+            return str(current).replace("losslint sandbox: ", "")
+        reason = getattr(current, "reason", None)  # urllib's URLError keeps the cause here
+        if isinstance(reason, NetworkBlocked):
+            return str(reason).replace("losslint sandbox: ", "")
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def main(argv: list[str]) -> int:
