@@ -260,3 +260,17 @@ def test_absolute_path_outside_the_working_directory(tmp_path) -> None:
     data = json.loads(proc.stdout)
     assert data and {f["code"] for f in data} == {"LL101"}
     assert all(f["path"].startswith(str(target)) for f in data)
+
+
+def test_every_subpackage_is_in_the_wheel() -> None:
+    """pyproject lists the packages by hand (for the rule pages): a new one must be listed."""
+    import tomllib
+
+    from conftest import ROOT
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for p in (ROOT / "losslint").rglob("__init__.py")
+    }
+    assert found <= listed, found - listed
