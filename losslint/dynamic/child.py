@@ -140,6 +140,7 @@ class Child:
         self._probe(interceptor)
 
     def _probe(self, interceptor: Any) -> None:
+        from losslint.dynamic.discrepancy import measure
         from losslint.dynamic.probe import probe_model
 
         user_files = frozenset({str(self.script)})
@@ -152,6 +153,14 @@ class Child:
                 )
             elif "data_error" in fit.extra:
                 self.notes.append(f"{self.script.name}: could not read a batch of the fit data: {fit.extra['data_error']}")
+            try:
+                # The step measurement restores every variable it touches: it goes first.
+                self.findings.extend(measure(record, fit, user_files))
+            except Exception as error:
+                self.notes.append(
+                    f"{self.script.name}: internal error while measuring the train_step of model "
+                    f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
+                )
             try:
                 self.findings.extend(probe_model(record, fit, user_files))
             except Exception as error:  # one model's probe failure must not lose the others

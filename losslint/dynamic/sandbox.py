@@ -115,6 +115,7 @@ class Interceptor:
         self.is_user_file = user_files
         self.compiles: list[CompileRecord] = []
         self.fits: list[FitRecord] = []
+        self._originals: dict[str, Any] = {}
 
     def caller(self) -> SourceLine | None:
         """The innermost frame of the call stack that is in the user's files."""
@@ -131,6 +132,8 @@ class Interceptor:
         interceptor = self
         model_class = keras.Model
         original_compile = model_class.compile
+        for name in ("compile", "fit", "train_on_batch", "evaluate", "__init_subclass__"):
+            self._originals[name] = model_class.__dict__.get(name)
 
         def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
             names = ("optimizer", "loss", "loss_weights", "metrics", "weighted_metrics")
@@ -164,6 +167,18 @@ class Interceptor:
                     setattr(cls, method, stop_at(method))
 
         model_class.__init_subclass__ = classmethod(init_subclass)
+
+    def uninstall(self) -> None:
+        """Put keras.Model back as it was (for in-process use, e.g. the tests)."""
+        import keras
+
+        for name, original in self._originals.items():
+            if original is None:
+                if name in keras.Model.__dict__:
+                    delattr(keras.Model, name)
+            else:
+                setattr(keras.Model, name, original)
+        self._originals.clear()
 
     def fit_record(self, model: Any, method: str, args: tuple, kwargs: dict) -> FitRecord:
         names = {

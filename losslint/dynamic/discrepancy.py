@@ -1,0 +1,400 @@
+"""LL302 loss-discrepancy: measure, on the same weights and the same batch, the loss a custom
+`train_step` reports, the compiled loss the default step would compute, and what `test_step`
+(evaluate, val_loss) reports, and compare the gradient the step applies with the gradient of
+the compiled loss. Everything the measurement touches is restored bit for bit afterwards.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from losslint import registry
+from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
+from losslint.findings import Finding, Pass, RelatedLocation
+
+_STEP_METHODS = ("train_step", "test_step", "compute_loss")
+_NOISE_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                 "GaussianNoise", "GaussianDropout", "AlphaDropout")
+RELATIVE_TOLERANCE = 1e-3
+
+
+@dataclass
+class Measurement:
+    """What one probe of a custom step measured (floats, None when not measurable)."""
+
+    batch_size: int
+    reported: float | None = None  # the `loss` entry of train_step's logs
+    compiled: float | None = None  # model.compute_loss on the same weights and batch
+    compiled_unweighted: float | None = None  # the same without sample weights
+    regularization: float = 0.0  # sum of model.losses
+    mean_prediction: float | None = None
+    evaluated: float | None = None  # test_step's `loss`
+    unreset_trackers: list[str] = field(default_factory=list)  # updated, but not in model.metrics
+    compute_loss_calls: int = 0
+    epoch_end_zero: bool = False  # fit shows Keras' never-updated `loss` tracker: 0.0
+    epoch_end_crash: bool = False  # fit's epoch-end metric read fails: compile metrics never built
+    gradient_cosine: float | None = None  # applied gradient vs gradient of the compiled loss
+    gradient_ratio: float | None = None  # |applied| / |compiled gradient|
+    causes: list[str] = field(default_factory=list)
+
+
+def overridden_steps(model: Any) -> dict[str, Any]:
+    """The step methods a user class defines below keras.Model."""
+    import keras
+
+    found: dict[str, Any] = {}
+    for cls in type(model).__mro__:
+        if cls is keras.Model or cls.__module__.startswith(("keras.", "tf_keras.")):
+            break
+        for name in _STEP_METHODS:
+            if name in cls.__dict__ and name not in found:
+                found[name] = cls.__dict__[name]
+    return found
+
+
+def _close(a: float | None, b: float | None, tolerance: float = RELATIVE_TOLERANCE) -> bool:
+    if a is None or b is None:
+        return False
+    return abs(a - b) <= tolerance * max(abs(a), abs(b), 1e-6)
+
+
+def _scalar(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "result") and callable(value.result):
+        value = value.result()
+    try:
+        import numpy as np
+
+        array = np.asarray(value, dtype="float64")
+        return float(array.mean()) if array.size else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _live_metrics() -> list[Any]:
+    """Every Metric object in the process: a step may update trackers the model does not list
+    (a module-level `loss_tracker = keras.metrics.Mean()`), and the probe must restore them too."""
+    import gc
+
+    import keras
+
+    return [obj for obj in gc.get_objects() if isinstance(obj, keras.metrics.Metric)]
+
+
+class _Snapshot:
+    """Model, optimizer and metric variables, to put back exactly as they were."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.metrics = _live_metrics()
+        self.saved = [(v, v.numpy().copy()) for v in self._variables()]
+        self.known = {id(v) for v, _ in self.saved}
+
+    def _metrics(self) -> list[Any]:
+        metrics = list(self.metrics)
+        for extra in (*self.model.metrics, getattr(self.model, "_loss_tracker", None), getattr(self.model, "_compile_metrics", None)):
+            if extra is not None and all(extra is not m for m in metrics):
+                metrics.append(extra)
+        return metrics
+
+    def changed_metrics(self) -> list[Any]:
+        import numpy as np
+
+        saved = {id(v): value for v, value in self.saved}
+        return [
+            m for m in self._metrics()
+            if any(id(v) in saved and not np.array_equal(v.numpy(), saved[id(v)]) for v in m.variables)
+        ]
+
+    def _variables(self) -> list[Any]:
+        seen: dict[int, Any] = {}
+        groups = [self.model.variables]
+        if self.model.optimizer is not None:
+            groups.append(self.model.optimizer.variables)
+        groups.extend(m.variables for m in self._metrics())
+        for group in groups:
+            for variable in group:
+                seen.setdefault(id(variable), variable)
+        return list(seen.values())
+
+    def restore(self) -> None:
+        for variable, value in self.saved:
+            variable.assign(value)
+        # Metrics built during the probe (compile metrics build on first use) go back to zero.
+        for metric in self._metrics():
+            if any(id(v) not in self.known for v in metric.variables):
+                metric.reset_state()
+
+
+def _all_variables(metric: Any) -> list[Any]:
+    """A metric's variables and those of the metrics it holds (CompileMetrics wraps others)."""
+    found = list(metric.variables)
+    for inner in getattr(metric, "_metrics", None) or getattr(metric, "metrics", None) or []:
+        if hasattr(inner, "variables"):
+            found.extend(inner.variables)
+    return found
+
+
+@contextmanager
+def _deterministic(model: Any) -> Iterator[None]:
+    """Dropout and noise layers pass their input through for the probe; seeds fixed."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    patched = []
+    for layer in model._flatten_layers(include_self=False):
+        if type(layer).__name__ in _NOISE_LAYERS:
+            layer.call = lambda inputs, training=None, **kwargs: inputs
+            patched.append(layer)
+    try:
+        yield
+    finally:
+        for layer in patched:
+            del layer.call
+
+
+@contextmanager
+def _recording(model: Any, measured: list) -> Iterator[list]:
+    """Record the gradients the step hands to the optimizer, and count compute_loss calls."""
+    optimizer = model.optimizer
+    applied: list = []
+    original_apply = optimizer.apply
+    original_compute_loss = model.compute_loss
+
+    def apply(grads: Any, trainable_variables: Any = None) -> Any:
+        applied.append(list(grads))
+        return original_apply(grads, trainable_variables)
+
+    def compute_loss(*args: Any, **kwargs: Any) -> Any:
+        measured.append(1)
+        return original_compute_loss(*args, **kwargs)
+
+    optimizer.apply = apply
+    model.compute_loss = compute_loss
+    try:
+        yield applied
+    finally:
+        del optimizer.apply
+        del model.compute_loss
+
+
+def _flat_norm_and_dot(a: list, b: list) -> tuple[float, float, float]:
+    import numpy as np
+
+    na = nb = dot = 0.0
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            continue
+        x, y = np.asarray(x, dtype="float64").ravel(), np.asarray(y, dtype="float64").ravel()
+        na += float(x @ x)
+        nb += float(y @ y)
+        dot += float(x @ y)
+    return math.sqrt(na), math.sqrt(nb), dot
+
+
+def measure_model(model: Any, batch: tuple) -> Measurement:
+    import tensorflow as tf
+
+    x, y = batch[0], batch[1]
+    sample_weight = batch[2] if len(batch) > 2 else None
+    data = (x, y) if sample_weight is None else (x, y, sample_weight)
+    size = int(tf.nest.flatten(x)[0].shape[0])
+    m = Measurement(batch_size=size)
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+
+    with _deterministic(model):
+        snapshot = _Snapshot(model)
+        try:
+            # 1. The compiled loss, as the default train_step computes it, and its gradient.
+            with tf.GradientTape() as tape:
+                y_pred = model(x, training=True)
+                try:
+                    compiled = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+                except ValueError:  # compile() got no loss: nothing compiled to compare with
+                    compiled = None
+            if compiled is not None:
+                m.compiled = _scalar(compiled)
+                compiled_grads = tape.gradient(compiled, model.trainable_variables)
+                if sample_weight is not None:
+                    m.compiled_unweighted = _scalar(model.compute_loss(x=x, y=y, y_pred=y_pred, training=True))
+            m.regularization = float(sum(_scalar(loss) or 0.0 for loss in model.losses))
+            m.mean_prediction = _scalar(y_pred)
+            snapshot.restore()
+
+            # 2. The custom step: its logged loss and the update it applies (before test_step,
+            #    which builds the compile metrics that an incomplete step would leave unbuilt).
+            calls: list = []
+            with _recording(model, calls) as applied:
+                logs = model.train_step(data) or {}
+            m.reported = _scalar(logs.get("loss"))
+            m.compute_loss_calls = len(calls)
+            # At each epoch end fit reads model.get_metrics_result() and shows it instead of the
+            # step's logs when the keys match (keras3-facts.md case 6c).
+            listed = list(model.metrics)
+            try:
+                results = model.get_metrics_result()
+            except ValueError:
+                m.epoch_end_crash = True
+            else:
+                tracker = getattr(model, "_loss_tracker", None)
+                if set(logs) == set(results) and tracker is not None and any(tracker is x for x in listed):
+                    m.epoch_end_zero = float(tracker.count.numpy()) == 0 and "loss" in logs
+            reachable = {id(v) for metric in listed for v in _all_variables(metric)}
+            m.unreset_trackers = sorted(
+                metric.name for metric in snapshot.changed_metrics()
+                if not any(id(v) in reachable for v in metric.variables)
+            )
+            if compiled is not None and applied:
+                n_applied, n_compiled, dot = _flat_norm_and_dot(applied[0], compiled_grads)
+                if n_applied > 0 and n_compiled > 0:
+                    m.gradient_cosine = dot / (n_applied * n_compiled)
+                    m.gradient_ratio = n_applied / n_compiled
+            snapshot.restore()
+
+            # 3. What evaluate() and val_loss report.
+            try:
+                logs = model.test_step(data) or {}
+            except ValueError:  # e.g. "No loss to compute": compile() got no loss, no test_step
+                logs = {}
+            if "loss" in logs:
+                m.evaluated = _scalar(logs["loss"])
+            snapshot.restore()
+        finally:
+            snapshot.restore()
+    m.causes = diagnose(m)
+    return m
+
+
+def diagnose(m: Measurement) -> list[str]:
+    """The likely causes, most specific first; empty when the step is consistent."""
+    causes: list[str] = []
+    if m.reported is None:
+        return causes
+    if m.compiled is not None and not _close(m.reported, m.compiled):
+        if _close(m.reported, m.mean_prediction, 1e-4) and not _close(m.compiled, m.mean_prediction):
+            causes.append(
+                "the logged `loss` is the mean of y_pred: the deprecated `self.compiled_loss`/"
+                "`self.compiled_metrics` shim sends y_pred to every Mean metric, the `loss` tracker included"
+            )
+        ratio = m.reported / m.compiled if m.compiled else None
+        if ratio is not None and m.batch_size > 1 and abs(ratio - m.batch_size) <= 0.01 * m.batch_size:
+            causes.append(
+                f"sum vs mean: the ratio is the batch size ({m.batch_size}): the step sums the "
+                "per-sample losses where the compiled loss averages them"
+            )
+        if m.regularization > 0 and _close(m.reported, m.compiled - m.regularization):
+            causes.append(
+                f"regularisation ignored: the difference is the sum of model.losses "
+                f"({m.regularization:.6g}), which the compiled loss includes"
+            )
+        if m.compiled_unweighted is not None and _close(m.reported, m.compiled_unweighted):
+            causes.append("sample weights ignored: the step's loss equals the compiled loss without them")
+        if causes:
+            pass
+        elif m.gradient_cosine is not None and m.gradient_cosine > 0.999 and abs((m.gradient_ratio or 0) - 1) < 1e-2:
+            causes.append(
+                "the step differentiates the compiled loss but logs another value: the update "
+                "and the logged `loss` come from different losses"
+            )
+        elif m.compute_loss_calls == 0:
+            causes.append(
+                "the compiled loss is never used by the step: training optimises the step's own "
+                "loss, while evaluate() and val_loss report the compiled one"
+            )
+    if m.epoch_end_crash:
+        causes.append(
+            "the step never updates the compiled metrics: fit crashes at the end of epoch 1 with "
+            "'Cannot get result() since the metric has not yet been built'"
+        )
+    elif m.epoch_end_zero:
+        causes.append(
+            "the step returns `loss` without updating Keras' built-in loss tracker: fit logs "
+            "`loss: 0.0` at every epoch end"
+        )
+    if m.unreset_trackers:
+        names = ", ".join(f"`{name}`" for name in m.unreset_trackers)
+        causes.append(
+            f"a loss tracker is never reset: the step updates {names}, not listed in the "
+            "model's `metrics`, so Keras never resets them and the logged values are running means "
+            "over all epochs so far"
+        )
+    if (
+        m.evaluated is not None
+        and not _close(m.reported, m.evaluated)
+        and not causes
+    ):
+        causes.append("evaluate() uses a different loss than fit: test_step reports another value than train_step")
+    return causes
+
+
+def _definition_line(function: Any) -> SourceLine | None:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return None
+    line = code.co_firstlineno
+    try:
+        source, start = inspect.getsourcelines(function)
+        for offset, text in enumerate(source):
+            if text.lstrip().startswith(("def ", "async def ")):
+                line = start + offset
+                break
+    except (OSError, TypeError):
+        pass
+    return SourceLine(code.co_filename, line, 5)
+
+
+def _fix(causes: list[str]) -> str:
+    text = " ".join(causes)
+    if "compiled_loss" in text:
+        return "use `loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` and `return self.compute_metrics(x, y, y_pred, sw)`"
+    if "tracker" in text and "never reset" in text:
+        return "return your trackers from a `metrics` property so that Keras resets them at each epoch"
+    if "built-in loss tracker" in text:
+        return "update the tracker: `for m in self.metrics: m.update_state(loss) if m.name == 'loss' ...`, or use compute_loss/compute_metrics"
+    return "compute the loss with `self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` in train_step (and test_step), so fit, evaluate and the gradient agree"
+
+
+def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> list[Finding]:
+    """LL302 findings for one compiled model whose class defines its own train/test step."""
+    model = compile.model
+    steps = overridden_steps(model)
+    if "train_step" not in steps or model.optimizer is None:
+        return []
+    batch = fit.batch if fit is not None and fit.batch is not None and fit.batch[1] is not None else None
+    if batch is None:
+        return []  # no real targets to measure with: the probe says so in its notes
+    m = measure_model(model, batch)
+    if not m.causes:
+        return []
+    where = _definition_line(steps["train_step"]) or compile.where
+    if where is None:
+        return []
+    rule = registry.get("LL302")
+    assert rule is not None
+    values = [f"train_step logs loss {m.reported:.6g}"]
+    if m.compiled is not None:
+        ratio = f" (ratio {m.reported / m.compiled:.4g})" if m.compiled else ""
+        values.append(f"the compiled loss is {m.compiled:.6g}{ratio}")
+    if m.evaluated is not None:
+        values.append(f"evaluate()/val_loss report {m.evaluated:.6g}")
+    message = (
+        f"measured on the same weights and batch of {m.batch_size}: {', '.join(values)}. "
+        f"Likely cause: {'; '.join(m.causes)}"
+    )
+    related = ()
+    if compile.where is not None:
+        related = (RelatedLocation(compile.where.path, compile.where.line, compile.where.column, "compile call"),)
+    return [
+        Finding(
+            code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
+            column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
+            fix=_fix(m.causes), pass_=Pass.DYNAMIC, related=related,
+        )
+    ]
