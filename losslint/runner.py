@@ -58,11 +58,13 @@ def run(
     if dynamic is not None and result.scripts:
         result.dynamic = run_scripts(result.scripts, dynamic)
         measured = []
+        consistent: set[tuple[str, int]] = set()
         for outcome in result.dynamic:
+            consistent.update(outcome.consistent_steps)
             enabled = config.enabled_codes() - config.ignored_for(Path(outcome.path))
             measured.extend(f for f in outcome.findings if f.code in enabled)
             result.errors.extend(outcome.errors)
             result.notes.extend(outcome.notes)
-        result.findings = merge(result.findings, measured)
+        result.findings = merge(result.findings, measured, consistent)
     result.findings = sort_findings(result.findings)
     return result

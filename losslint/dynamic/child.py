@@ -33,6 +33,7 @@ class Child:
         self.root = self.script.parent
         self.findings: list[Finding] = []
         self.notes: list[str] = []
+        self.consistent_steps: list[list] = []  # [path, line] of train_steps measured consistent
         self.error: str | None = None
         self.reached = False
         self.written = False
@@ -72,6 +73,7 @@ class Child:
             "reached": self.reached,
             "error": self.error,
             "notes": self.notes,
+            "consistent_steps": self.consistent_steps,
             "findings": [dataclasses.asdict(f) for f in self.findings],
         }
         Path(self.request["result"]).write_text(json.dumps(payload, default=str), encoding="utf-8")
@@ -155,7 +157,10 @@ class Child:
                 self.notes.append(f"{self.script.name}: could not read a batch of the fit data: {fit.extra['data_error']}")
             try:
                 # The step measurement restores every variable it touches: it goes first.
-                self.findings.extend(measure(record, fit, user_files))
+                step = measure(record, fit, user_files)
+                self.findings.extend(step.findings)
+                if step.consistent is not None:
+                    self.consistent_steps.append([step.consistent.path, step.consistent.line])
             except Exception as error:
                 self.notes.append(
                     f"{self.script.name}: internal error while measuring the train_step of model "

@@ -361,21 +361,28 @@ def _fix(causes: list[str]) -> str:
     return "compute the loss with `self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` in train_step (and test_step), so fit, evaluate and the gradient agree"
 
 
-def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> list[Finding]:
-    """LL302 findings for one compiled model whose class defines its own train/test step."""
+@dataclass
+class StepCheck:
+    findings: list[Finding] = field(default_factory=list)
+    # The train_step measured consistent: the static LL301 warning there is dropped.
+    consistent: SourceLine | None = None
+
+
+def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> StepCheck:
+    """LL302 findings for one compiled model whose class defines its own train_step."""
     model = compile.model
     steps = overridden_steps(model)
     if "train_step" not in steps or model.optimizer is None:
-        return []
+        return StepCheck()
     batch = fit.batch if fit is not None and fit.batch is not None and fit.batch[1] is not None else None
     if batch is None:
-        return []  # no real targets to measure with: the probe says so in its notes
+        return StepCheck()  # no real targets to measure with
     m = measure_model(model, batch)
-    if not m.causes:
-        return []
     where = _definition_line(steps["train_step"]) or compile.where
     if where is None:
-        return []
+        return StepCheck()
+    if not m.causes:
+        return StepCheck(consistent=where)
     rule = registry.get("LL302")
     assert rule is not None
     values = [f"train_step logs loss {m.reported:.6g}"]
@@ -391,10 +398,9 @@ def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset
     related = ()
     if compile.where is not None:
         related = (RelatedLocation(compile.where.path, compile.where.line, compile.where.column, "compile call"),)
-    return [
-        Finding(
-            code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
-            column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
-            fix=_fix(m.causes), pass_=Pass.DYNAMIC, related=related,
-        )
-    ]
+    finding = Finding(
+        code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
+        column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
+        fix=_fix(m.causes), pass_=Pass.DYNAMIC, related=related,
+    )
+    return StepCheck(findings=[finding])

@@ -44,6 +44,8 @@ class ScriptOutcome:
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     output: str = ""  # the script's own stdout and stderr, shown with -v
+    # (path, line) of custom train_steps whose loss the dynamic pass measured consistent.
+    consistent_steps: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     peak_rss: int = 0
 
@@ -173,6 +175,9 @@ def run_script(script: Path, display: str, options: DynamicOptions) -> ScriptOut
     display_paths = {str(script.resolve()): display}
     outcome.findings.extend(finding_from_dict(f, display_paths) for f in result.get("findings", ()))
     outcome.notes.extend(result.get("notes", ()))
+    outcome.consistent_steps.extend(
+        (display_paths.get(path, _relative(path)), line) for path, line in result.get("consistent_steps", ())
+    )
     return outcome
 
 
@@ -208,8 +213,14 @@ def run_scripts(scripts: list[tuple[Path, str]], options: DynamicOptions) -> lis
         return list(pool.map(lambda item: run_script(item[0], item[1], options), scripts))
 
 
-def merge(static: list[Finding], dynamic: list[Finding]) -> list[Finding]:
+def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[tuple[str, int]] = frozenset()) -> list[Finding]:
     """One finding per code and place: where both passes report it, keep the dynamic one, which
-    carries the measured evidence (shapes, values)."""
+    carries the measured evidence (shapes, values). A static LL301 is dropped where the dynamic
+    pass measured that train_step's loss equal to the compiled loss."""
     measured = {(f.path, f.line, f.code) for f in dynamic}
-    return [f for f in static if (f.path, f.line, f.code) not in measured] + dynamic
+    kept = [
+        f for f in static
+        if (f.path, f.line, f.code) not in measured
+        and not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
+    ]
+    return kept + dynamic

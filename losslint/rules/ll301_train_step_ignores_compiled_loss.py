@@ -1,9 +1,76 @@
-"""LL301 train-step-ignores-compiled-loss: catalogue entry; no check is implemented yet (see rules/LL301-train-step-ignores-compiled-loss.md)."""
+"""LL301 train-step-ignores-compiled-loss: a custom train_step computes its own loss while
+compile(loss=...) is also given (seed 003). The dynamic pass measures the two (LL302) and drops
+this warning for a model whose step it measured consistent."""
 
 from __future__ import annotations
 
-from losslint.findings import Pass, Severity
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
+from losslint.static.context import FileContext, dotted, walk
+from losslint.static.discovery import compile_loss_arg
+
+# Calls that make a step use the compiled loss.
+_USES_COMPILED = frozenset({"self.compute_loss", "self._compute_loss", "self.compiled_loss", "self.loss"})
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    compiles = [c for c in ctx.index.compile_calls if compile_loss_arg(c) is not None]
+    if not compiles:
+        return
+    for cls in ctx.index.model_classes:
+        step = next(
+            (s for s in cls.body.body if isinstance(s, cst.FunctionDef) and s.name.value == "train_step"),
+            None,
+        )
+        methods = {s.name.value: s for s in cls.body.body if isinstance(s, cst.FunctionDef)}
+        if step is None or _uses_compiled_loss(step, methods, set()):
+            continue
+        compile_call = _compile_for(ctx, cls, compiles)
+        if compile_call is None:
+            continue
+        line = ctx.start(compile_call)[0]
+        yield ctx.finding(
+            RULE,
+            step.name,
+            f"`{cls.name.value}.train_step` computes its own loss while `compile(loss=...)` "
+            f"(line {line}) is also given: the compiled loss is dead code for training but "
+            "evaluate() and val_loss use it, so `loss` and `val_loss` can mean different things",
+            "compute the loss with `self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` "
+            "in train_step, or drop `loss=` from compile and write a matching test_step",
+            related=(ctx.related(compile_call, "compile call with loss="),),
+        )
+
+
+def _uses_compiled_loss(function: cst.FunctionDef, methods: dict[str, cst.FunctionDef], seen: set[str]) -> bool:
+    """True when the step calls compute_loss & co., itself or through its class's own helpers."""
+    seen.add(function.name.value)
+    for node in walk(function.body):
+        if not isinstance(node, cst.Call):
+            continue
+        callee = dotted(node.func) or ""
+        if callee in _USES_COMPILED:
+            return True
+        helper = callee[len("self."):] if callee.startswith("self.") else None
+        if helper in methods and helper not in seen and _uses_compiled_loss(methods[helper], methods, seen):
+            return True
+    return False
+
+
+def _compile_for(ctx: FileContext, cls: cst.ClassDef, compiles: list[cst.Call]) -> cst.Call | None:
+    """The compile call on an instance of `cls` (`model = Cls(...); model.compile(loss=...)`)."""
+    for call in compiles:
+        receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
+        if isinstance(receiver, cst.Name):
+            for bound in ctx.bindings(receiver):
+                if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Name):
+                    if any(b is cls for b in ctx.bindings(bound.func)):
+                        return call
+    return None
+
 
 RULE = Rule(
     code="LL301",
@@ -11,4 +78,5 @@ RULE = Rule(
     severity=Severity.WARNING,
     passes=(Pass.STATIC,),
     summary="A custom train_step computes its own loss while compile(loss=...) is also given.",
+    static_check=check,
 )
