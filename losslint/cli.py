@@ -215,7 +215,7 @@ def rules_command(output_format: str) -> None:
             "name": rule.name,
             "severity": rule.severity.value,
             "passes": [p.value for p in rule.passes],
-            "static": "implemented" if rule.static_implemented else "-",
+            "status": rule.status,
             "default": rule.default_enabled,
             "summary": rule.summary,
         }

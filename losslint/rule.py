@@ -29,10 +29,22 @@ class Rule:
     # Reported by the linter itself rather than by a check (LL001 when a file does not parse,
     # LL004 from the suppression comments).
     built_in: bool = False
+    # The dynamic pass reports it (its checks live in losslint/dynamic/).
+    dynamic: bool = False
 
     @property
     def static_implemented(self) -> bool:
         return self.static_check is not None or self.built_in
+
+    @property
+    def status(self) -> str:
+        """What is implemented, per pass: the `status` column of the rule pages."""
+        parts = []
+        if Pass.STATIC in self.passes:
+            parts.append(f"static: {'implemented' if self.static_implemented else 'not yet implemented'}")
+        if Pass.DYNAMIC in self.passes:
+            parts.append(f"dynamic: {'implemented' if self.dynamic else 'not yet implemented'}")
+        return "; ".join(parts)
 
     @property
     def page_name(self) -> str:

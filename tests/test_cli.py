@@ -132,6 +132,7 @@ def test_rules_json() -> None:
         assert row["name"] == rule.name
         assert row["severity"] == rule.severity.value
         assert row["passes"] == [p.value for p in rule.passes]
+        assert row["status"] == rule.status
         assert row["summary"] == rule.summary
 
 

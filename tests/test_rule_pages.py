@@ -35,9 +35,18 @@ def test_page_exists_with_the_registry_metadata(rule) -> None:
     assert path.is_file(), f"missing page {path.name}"
     page = path.read_text(encoding="utf-8")
     assert page.startswith(f"# {rule.code} {rule.name}\n")
-    assert f"| {rule.code} | {rule.name} | {rule.severity.value} |" in page
+    passes = ", ".join(p.value for p in rule.passes)
+    assert f"| {rule.code} | {rule.name} | {rule.severity.value} | {passes} | {rule.status} |" in page
     for section in ("## What it detects", "## Why it matters", "## Bad", "## Fixed", "## How to suppress"):
         assert section in page, f"{path.name} lacks {section}"
+
+
+def test_index_lists_every_rule_with_its_status() -> None:
+    index = (RULES_DIR / "README.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        assert f"| [{rule.code}]({rule.page_name}) | {rule.name} | {rule.severity.value} |" in index
+        row = next(line for line in index.splitlines() if line.startswith(f"| [{rule.code}]"))
+        assert f"| {rule.status} |" in row, row
 
 
 def test_no_page_without_a_rule() -> None:

@@ -338,16 +338,16 @@ def _definition_line(function: Any) -> SourceLine | None:
     code = getattr(function, "__code__", None)
     if code is None:
         return None
-    line = code.co_firstlineno
+    line, column = code.co_firstlineno, 1
     try:
         source, start = inspect.getsourcelines(function)
         for offset, text in enumerate(source):
             if text.lstrip().startswith(("def ", "async def ")):
-                line = start + offset
+                line, column = start + offset, text.index("def ") + 5  # the function's name
                 break
     except (OSError, TypeError):
         pass
-    return SourceLine(code.co_filename, line, 5)
+    return SourceLine(code.co_filename, line, column)
 
 
 def _fix(causes: list[str]) -> str:

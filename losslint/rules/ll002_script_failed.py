@@ -1,4 +1,4 @@
-"""LL002 script-failed: catalogue entry; no check is implemented yet (see rules/LL002-script-failed.md)."""
+"""LL002 script-failed: reported by the dynamic pass (see rules/LL002-script-failed.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="script-failed",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="The script raised before reaching `fit` (or never called compile/fit).",
 )

@@ -1,4 +1,4 @@
-"""LL003 script-timeout: catalogue entry; no check is implemented yet (see rules/LL003-script-timeout.md)."""
+"""LL003 script-timeout: reported by the dynamic pass (see rules/LL003-script-timeout.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="script-timeout",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="The script did not reach `fit` within the time limit.",
 )

@@ -1,4 +1,4 @@
-"""LL302 loss-discrepancy: catalogue entry; no check is implemented yet (see rules/LL302-loss-discrepancy.md)."""
+"""LL302 loss-discrepancy: reported by the dynamic pass (see rules/LL302-loss-discrepancy.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="loss-discrepancy",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="Measured: the loss train_step reports differs from the compiled loss.",
 )
