@@ -259,7 +259,13 @@ def _read_page(name: str) -> str | None:
 def main() -> None:
     """Console entry point: never a traceback for the user."""
     try:
-        cli.main(prog_name="losslint")
+        code = cli.main(prog_name="losslint", standalone_mode=False)
+    except click.ClickException as error:  # usage errors: one line, like ruff's
+        click.echo(f"losslint: error: {error.format_message()} (see `losslint --help`)", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort:
+        click.echo("losslint: interrupted", err=True)
+        sys.exit(130)
     except SystemExit:
         raise
     except KeyboardInterrupt:
@@ -270,6 +276,7 @@ def main() -> None:
             raise
         click.echo(f"losslint: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
 if __name__ == "__main__":
