@@ -151,7 +151,8 @@ class Child:
             if fit is None:
                 self.notes.append(
                     f"{self.script.name}: model `{getattr(record.model, 'name', '?')}` compiled at line "
-                    f"{record.where.line if record.where else '?'} was never fit: probed without its targets"
+                    f"{record.where.line if record.where else '?'} was not fit before the script stopped "
+                    "at its first fit: probed without its targets"
                 )
             elif "data_error" in fit.extra:
                 self.notes.append(f"{self.script.name}: could not read a batch of the fit data: {fit.extra['data_error']}")
