@@ -61,6 +61,9 @@ def first_batch(record: FitRecord) -> None:
             record.data_kind = "tf.data"
             element = next(iter(x.take(1)))
             record.batch = tuple(_to_numpy(part) for part in _as_tuple(element))
+            batch_dimension = tf.nest.flatten(x.element_spec)[0].shape
+            if batch_dimension.rank and batch_dimension[0] is not None:
+                record.extra["static_batch"] = int(batch_dimension[0])  # drop_remainder=True
             cardinality = int(x.cardinality())
             record.extra["batches"] = cardinality if cardinality >= 0 else None
             record.batch_size = record.batch_size or _length(record.batch[0])

@@ -50,6 +50,7 @@ RULE = Rule(
     name="reshape-in-loss",
     severity=Severity.WARNING,
     passes=(Pass.STATIC, Pass.DYNAMIC),
+    dynamic=True,
     summary="A loss reshapes y_pred/y_true: the model's outputs do not have the targets' shape.",
     static_check=check,
 )

@@ -45,6 +45,7 @@ RULE = Rule(
     name="target-indexed-as-list",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC),
+    dynamic=True,
     summary="`y_true[0]`/`y_pred[1]` in a loss takes a sample, not an output.",
     static_check=check,
 )

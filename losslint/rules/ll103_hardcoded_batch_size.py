@@ -103,6 +103,7 @@ RULE = Rule(
     name="hardcoded-batch-size",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC),
+    dynamic=True,
     summary="A loss or layer reshapes/tiles with a fixed batch dimension.",
     static_check=check,
 )

@@ -123,6 +123,7 @@ RULE = Rule(
     name="symbolic-tensor-in-loss",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC),
+    dynamic=True,
     summary="A loss captures a symbolic Keras tensor (keras.Input, model.input, a layer output).",
     static_check=check,
 )

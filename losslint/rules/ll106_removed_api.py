@@ -13,6 +13,7 @@ import libcst as cst
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
 from losslint.static.context import FileContext, dotted, walk
+from losslint.static.discovery import classes_instantiated
 from losslint.static.names import Api, parse_api
 
 # tf.X -> replacement (AttributeError: module 'tensorflow' has no attribute X).
@@ -384,13 +385,7 @@ def _is_model_like_receiver(ctx: FileContext, receiver: cst.BaseExpression) -> b
         return isinstance(cls, cst.ClassDef) and cls in ctx.index.model_classes
     if _is_model(ctx, receiver):
         return True
-    if isinstance(receiver, cst.Name):
-        for bound in ctx.bindings(receiver):
-            if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Name):
-                for cls in ctx.bindings(bound.func):
-                    if isinstance(cls, cst.ClassDef) and cls in ctx.index.model_classes:
-                        return True
-    return False
+    return any(cls in ctx.index.model_classes for cls in classes_instantiated(ctx, receiver))
 
 
 RULE = Rule(

@@ -1,4 +1,4 @@
-"""LL109 non-differentiable-loss: catalogue entry; no check is implemented yet (see rules/LL109-non-differentiable-loss.md)."""
+"""LL109 non-differentiable-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL109-non-differentiable-loss.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="non-differentiable-loss",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="The loss does not depend differentiably on y_pred (argmax, round, int casts).",
 )

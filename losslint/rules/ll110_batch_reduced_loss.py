@@ -1,4 +1,4 @@
-"""LL110 batch-reduced-loss: catalogue entry; no check is implemented yet (see rules/LL110-batch-reduced-loss.md)."""
+"""LL110 batch-reduced-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL110-batch-reduced-loss.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="batch-reduced-loss",
     severity=Severity.WARNING,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="A function loss reduces over the batch axis itself (reduce_sum with no axis).",
 )

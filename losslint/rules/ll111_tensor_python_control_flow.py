@@ -1,4 +1,4 @@
-"""LL111 tensor-python-control-flow: catalogue entry; no check is implemented yet (see rules/LL111-tensor-python-control-flow.md)."""
+"""LL111 tensor-python-control-flow: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL111-tensor-python-control-flow.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="tensor-python-control-flow",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="A Python if/while/for/and/or/not on a tensor inside a loss or a layer's call.",
 )

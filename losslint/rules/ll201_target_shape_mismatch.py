@@ -1,4 +1,4 @@
-"""LL201 target-shape-mismatch: catalogue entry; no check is implemented yet (see rules/LL201-target-shape-mismatch.md)."""
+"""LL201 target-shape-mismatch: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL201-target-shape-mismatch.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="target-shape-mismatch",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="With the real targets and outputs, the loss raises or the shapes are incompatible.",
 )

@@ -1,4 +1,4 @@
-"""LL202 silent-broadcast: catalogue entry; no check is implemented yet (see rules/LL202-silent-broadcast.md)."""
+"""LL202 silent-broadcast: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL202-silent-broadcast.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="silent-broadcast",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="An elementwise op broadcasts y_true against y_pred into a larger tensor.",
 )

@@ -1,4 +1,4 @@
-"""LL203 loss-output-mismatch: catalogue entry; no check is implemented yet (see rules/LL203-loss-output-mismatch.md)."""
+"""LL203 loss-output-mismatch: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL203-loss-output-mismatch.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="loss-output-mismatch",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="Losses, loss weights, targets and model outputs do not line up.",
 )

@@ -1,4 +1,4 @@
-"""LL204 from-logits-mismatch: catalogue entry; no check is implemented yet (see rules/LL204-from-logits-mismatch.md)."""
+"""LL204 from-logits-mismatch: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL204-from-logits-mismatch.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="from-logits-mismatch",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="Output activation and loss disagree on logits vs probabilities.",
 )

@@ -1,4 +1,4 @@
-"""LL205 label-encoding-mismatch: catalogue entry; no check is implemented yet (see rules/LL205-label-encoding-mismatch.md)."""
+"""LL205 label-encoding-mismatch: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL205-label-encoding-mismatch.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="label-encoding-mismatch",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="Sparse vs categorical encoding of the targets, or labels out of range.",
 )

@@ -1,4 +1,4 @@
-"""LL206 loss-probe-failed: catalogue entry; no check is implemented yet (see rules/LL206-loss-probe-failed.md)."""
+"""LL206 loss-probe-failed: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL206-loss-probe-failed.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="loss-probe-failed",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="The loss raises on dummy tensors of the right shapes.",
 )

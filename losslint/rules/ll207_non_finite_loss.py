@@ -1,4 +1,4 @@
-"""LL207 non-finite-loss: catalogue entry; no check is implemented yet (see rules/LL207-non-finite-loss.md)."""
+"""LL207 non-finite-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL207-non-finite-loss.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="non-finite-loss",
     severity=Severity.WARNING,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="The loss is NaN/Inf on ordinary inputs.",
 )

@@ -1,4 +1,4 @@
-"""LL208 batch-mixing-loss: catalogue entry; no check is implemented yet (see rules/LL208-batch-mixing-loss.md)."""
+"""LL208 batch-mixing-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL208-batch-mixing-loss.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="batch-mixing-loss",
     severity=Severity.ERROR,
     passes=(Pass.DYNAMIC,),
+    dynamic=True,
     summary="Sample i's loss depends on another sample's prediction or target.",
 )

@@ -1,4 +1,4 @@
-"""LL209 unbounded-loss: catalogue entry; no check is implemented yet (see rules/LL209-unbounded-loss.md)."""
+"""LL209 unbounded-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL209-unbounded-loss.md)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,6 @@ RULE = Rule(
     name="unbounded-loss",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
+    dynamic=True,
     summary="The loss is not bounded below in y_pred (e.g. y_true - y_pred).",
 )

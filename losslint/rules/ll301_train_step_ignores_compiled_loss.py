@@ -11,7 +11,7 @@ import libcst as cst
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
 from losslint.static.context import FileContext, dotted, walk
-from losslint.static.discovery import compile_loss_arg
+from losslint.static.discovery import classes_instantiated, compile_loss_arg
 
 # Calls that make a step use the compiled loss.
 _USES_COMPILED = frozenset({"self.compute_loss", "self._compute_loss", "self.compiled_loss", "self.loss"})
@@ -64,11 +64,8 @@ def _compile_for(ctx: FileContext, cls: cst.ClassDef, compiles: list[cst.Call]) 
     """The compile call on an instance of `cls` (`model = Cls(...); model.compile(loss=...)`)."""
     for call in compiles:
         receiver = call.func.value if isinstance(call.func, cst.Attribute) else None
-        if isinstance(receiver, cst.Name):
-            for bound in ctx.bindings(receiver):
-                if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Name):
-                    if any(b is cls for b in ctx.bindings(bound.func)):
-                        return call
+        if receiver is not None and any(c is cls for c in classes_instantiated(ctx, receiver)):
+            return call
     return None
 
 

@@ -439,6 +439,16 @@ def track_tensors(ctx: FileContext, fn: Function, roots: dict[str, str]) -> dict
     return tracked
 
 
+def classes_instantiated(ctx: FileContext, receiver: cst.BaseExpression) -> list[cst.ClassDef]:
+    """The classes of this file a name was constructed from: `model = MyModel(...)` -> [MyModel]."""
+    found: list[cst.ClassDef] = []
+    if isinstance(receiver, cst.Name):
+        for bound in ctx.bindings(receiver):
+            if isinstance(bound, cst.Call) and isinstance(bound.func, cst.Name):
+                found.extend(c for c in ctx.bindings(bound.func) if isinstance(c, cst.ClassDef))
+    return found
+
+
 def infer_rank(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> int | None:
     """The visible rank of a symbolic tensor expression, batch axis included, or None."""
     if depth > 8:

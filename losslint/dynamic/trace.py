@@ -1,0 +1,380 @@
+"""Walk the graph of a traced loss: which ops depend on `y_true`/`y_pred`, which shapes they
+see, and where in the user's file each op was created.
+
+A loss is traced with `tf.function(..., autograph=False)` (Keras 3 does not autograph user
+losses, keras3-facts.md case 12) at concrete shapes; the placeholders of the concrete
+function are labelled with their role, and the labels are propagated through every op,
+including the branch/body graphs of `tf.cond`/`tf.while_loop`/nested `tf.function` calls
+(keras3-facts.md case 11). Op locations come from `op.traceback`, scanned from the innermost
+frame outwards for a frame in one of the user's files.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TRUE = "y_true"
+PRED = "y_pred"
+
+# Element-wise ops that broadcast their inputs (numpy rules).
+BROADCASTING_OPS = frozenset({
+    "Add", "AddV2", "Sub", "Mul", "MulNoNan", "RealDiv", "Div", "DivNoNan", "FloorDiv",
+    "FloorMod", "TruncateDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "Greater",
+    "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual", "LogicalAnd", "LogicalOr",
+    "Atan2", "Xlogy", "Xdivy", "Xlog1py", "SelectV2", "BitwiseAnd", "BitwiseOr",
+})
+# Ops that pass a tensor through unchanged in value (for "is this y_pred itself?").
+_TRANSPARENT = frozenset({
+    "Identity", "IdentityN", "Cast", "StopGradient", "ExpandDims", "Squeeze",
+    "EnsureShape", "CheckNumerics", "PreventGradient",
+})
+# Ops with no useful gradient: the loss stops depending differentiably on their input.
+NON_DIFFERENTIABLE_OPS = frozenset({
+    "ArgMax", "ArgMin", "Round", "Floor", "Ceil", "Sign", "Rint", "Equal", "NotEqual",
+    "Greater", "GreaterEqual", "Less", "LessEqual", "TopKV2", "Unique",
+})
+_INT_DTYPES = ("int", "uint", "bool")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where an op was created in the user's code."""
+
+    path: str
+    line: int
+    function: str
+
+    @property
+    def text(self) -> str:
+        return linecache.getline(self.path, self.line).strip()
+
+
+class UserFiles:
+    """Membership test for the user's files, tolerant of relative/non-normalised paths."""
+
+    def __init__(self, files: Iterable[str]) -> None:
+        self.files = frozenset(_norm(f) for f in files)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and bool(path) and _norm(path) in self.files
+
+
+def _norm(path: str) -> str:
+    return os.path.normcase(os.path.abspath(path))
+
+
+def op_site(op: Any, user: UserFiles) -> Site | None:
+    """The innermost frame of the op's creation stack that lies in a user file."""
+    try:
+        frames = list(op.traceback)
+    except Exception:  # noqa: BLE001 - ops without a traceback (e.g. imported graphs)
+        return None
+    for frame in reversed(frames):
+        if frame.filename in user:
+            return Site(_norm(frame.filename), int(frame.lineno), str(frame.name))
+    return None
+
+
+def shape_of(tensor: Any) -> tuple[int | None, ...] | None:
+    shape = tensor.shape
+    if shape.rank is None:
+        return None
+    return tuple(shape.as_list())
+
+
+def num_elements(shape: tuple[int | None, ...] | None) -> int | None:
+    if shape is None or any(d is None for d in shape):
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+@dataclass
+class OpInfo:
+    """One op of the traced loss (from any nested graph), with role information."""
+
+    op: Any
+    site: Site | None
+    in_roles: list[frozenset[str]]  # the roles each input depends on
+    in_direct: list[str | None]  # the role an input *is* (the placeholder itself), if any
+    out_roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def type(self) -> str:
+        return self.op.type
+
+    def in_shapes(self) -> list[tuple[int | None, ...] | None]:
+        return [shape_of(t) for t in self.op.inputs]
+
+    def out_shape(self, index: int = 0) -> tuple[int | None, ...] | None:
+        return shape_of(self.op.outputs[index]) if len(self.op.outputs) > index else None
+
+
+def walk(concrete: Any, roles: list[str | None], user: UserFiles) -> list[OpInfo]:
+    """Every op of `concrete`'s graph and of the graphs it calls, in creation order, with the
+    roles of its inputs. `roles[i]` labels the i-th placeholder of the concrete function."""
+    graph = concrete.graph
+    seeds: dict[str, tuple[frozenset[str], str | None]] = {}
+    for tensor, role in zip(graph.inputs, roles):
+        if role is not None:
+            seeds[tensor.name] = (frozenset({role}), role)
+    out: list[OpInfo] = []
+    _walk_graph(graph, seeds, user, out, [graph], depth=0)
+    return out
+
+
+def _walk_graph(
+    graph: Any,
+    seeds: dict[str, tuple[frozenset[str], str | None]],
+    user: UserFiles,
+    out: list[OpInfo],
+    graphs: list[Any],
+    depth: int,
+) -> None:
+    roles: dict[str, frozenset[str]] = {name: r for name, (r, _) in seeds.items()}
+    direct: dict[str, str | None] = {name: d for name, (_, d) in seeds.items()}
+    for op in graph.get_operations():
+        in_roles = [roles.get(t.name, frozenset()) for t in op.inputs]
+        in_direct = [direct.get(t.name) for t in op.inputs]
+        union = frozenset().union(*in_roles) if in_roles else frozenset()
+        info = OpInfo(op, op_site(op, user), in_roles, in_direct, union)
+        out.append(info)
+        if union:
+            for t in op.outputs:
+                roles[t.name] = union
+        if op.type in _TRANSPARENT and in_direct and in_direct[0] is not None:
+            for t in op.outputs:
+                direct[t.name] = in_direct[0]
+        if depth < 8:
+            for inner in _called_graphs(op, graphs):
+                offset = len(op.inputs) - len(inner.inputs)
+                inner_seeds: dict[str, tuple[frozenset[str], str | None]] = {}
+                if offset >= 0:
+                    for i, t in enumerate(inner.inputs):
+                        r = in_roles[i + offset]
+                        if r:
+                            inner_seeds[t.name] = (r, in_direct[i + offset])
+                _walk_graph(inner, inner_seeds, user, out, [inner, *graphs], depth + 1)
+
+
+def _called_graphs(op: Any, graphs: list[Any]) -> Iterator[Any]:
+    """The FuncGraphs an op calls (cond branches, loop bodies, nested tf.functions)."""
+    names: list[str] = []
+    for attr in op.node_def.attr.values():
+        if attr.HasField("func") and attr.func.name:
+            names.append(attr.func.name)
+        elif attr.HasField("list") and attr.list.func:
+            names.extend(f.name for f in attr.list.func)
+    for name in names:
+        inner = _find_function(name, graphs)
+        if inner is not None:
+            yield inner
+
+
+def _find_function(name: str, graphs: list[Any]) -> Any | None:
+    for graph in graphs:
+        while graph is not None:
+            functions = getattr(graph, "_functions", None) or {}
+            fn = functions.get(name)
+            if fn is not None and getattr(fn, "graph", None) is not None:
+                return fn.graph
+            graph = getattr(graph, "outer_graph", None)
+    return None
+
+
+# ---- the patterns the probes look for -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    site: Site
+    op_type: str
+    in_shapes: tuple[tuple[int, ...], ...]
+    out_shape: tuple[int, ...]
+
+
+def broadcasts(ops: list[OpInfo]) -> list[Broadcast]:
+    """Element-wise ops in user code that combine a y_true-derived and a y_pred-derived tensor
+    into a tensor with more elements than any input: (3,) - (3, 1) -> (3, 3)."""
+    found: list[Broadcast] = []
+    for info in ops:
+        if info.type not in BROADCASTING_OPS or info.site is None or len(info.op.inputs) < 2:
+            continue
+        if not all(info.in_roles) or not {TRUE, PRED} <= info.out_roles:
+            continue
+        shapes = info.in_shapes()
+        out = info.out_shape()
+        sizes = [num_elements(s) for s in shapes]
+        n_out = num_elements(out)
+        if n_out is None or any(n is None for n in sizes):
+            continue
+        if n_out > max(sizes):  # type: ignore[type-var]
+            found.append(Broadcast(info.site, info.type, tuple(shapes), out))  # type: ignore[arg-type]
+    return found
+
+
+@dataclass(frozen=True)
+class Reshape:
+    site: Site
+    role: str
+    from_shape: tuple[int | None, ...]
+    to_shape: tuple[int | None, ...]
+
+
+def reshapes(ops: list[OpInfo]) -> list[Reshape]:
+    """`reshape` of y_true/y_pred themselves, in user code, that changes more than size-1 axes."""
+    found: list[Reshape] = []
+    for info in ops:
+        if info.type != "Reshape" or info.site is None or not info.in_direct:
+            continue
+        role = info.in_direct[0]
+        if role is None:
+            continue
+        before = shape_of(info.op.inputs[0])
+        after = info.out_shape()
+        if before is None or after is None:
+            continue
+        if not before or not after or before[0] != after[0]:
+            continue  # flattens the batch into other axes ((N, H, W, C) -> (N*H*W, C)): not a per-sample shape
+        if _squeezed(before[1:]) == _squeezed(after[1:]):
+            continue  # (N,) -> (N, 1) and the like: aligns ranks, keeps each sample's values
+        found.append(Reshape(info.site, role, before, after))
+    return found
+
+
+def _squeezed(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+@dataclass(frozen=True)
+class BatchIndex:
+    site: Site
+    role: str
+    from_shape: tuple[int | None, ...]
+    to_shape: tuple[int | None, ...]
+
+
+def batch_indexes(ops: list[OpInfo]) -> list[BatchIndex]:
+    """`y_true[0]` / `y_pred[1]`: an integer index on the batch axis of y_true/y_pred."""
+    found: list[BatchIndex] = []
+    for info in ops:
+        if info.type != "StridedSlice" or info.site is None or not info.in_direct:
+            continue
+        role = info.in_direct[0]
+        if role is None:
+            continue
+        try:
+            shrink = info.op.get_attr("shrink_axis_mask")
+        except Exception:  # noqa: BLE001
+            continue
+        if not shrink & 1:
+            continue
+        before = shape_of(info.op.inputs[0])
+        after = info.out_shape()
+        if before is None or after is None:
+            continue
+        found.append(BatchIndex(info.site, role, before, after))
+    return found
+
+
+def non_differentiable(ops: list[OpInfo]) -> list[tuple[Site, str]]:
+    """Ops in user code on the y_pred path whose gradient is None or zero."""
+    found: list[tuple[Site, str]] = []
+    for info in ops:
+        if info.site is None or PRED not in info.out_roles:
+            continue
+        kind = info.type
+        if kind == "Cast":
+            try:
+                dst = info.op.get_attr("DstT").name
+            except Exception:  # noqa: BLE001
+                continue
+            if not dst.startswith(_INT_DTYPES):
+                continue
+            kind = f"Cast to {dst}"
+        elif kind not in NON_DIFFERENTIABLE_OPS:
+            continue
+        found.append((info.site, kind))
+    return found
+
+
+def batch_sum_sites(ops: list[OpInfo], batch: int) -> list[Site]:
+    """User-code `Sum` reductions over a tensor whose first axis is the batch."""
+    found: list[Site] = []
+    for info in ops:
+        if info.type != "Sum" or info.site is None or not info.out_roles:
+            continue
+        shape = shape_of(info.op.inputs[0])
+        if not shape or shape[0] != batch:
+            continue
+        out = info.out_shape()
+        if out is not None and (len(out) == 0 or out[0] != batch):
+            found.append(info.site)
+    return found
+
+
+_NODE = re.compile(r"\{\{node ([^}]+)\}\}")
+
+
+def node_names(message: str) -> list[str]:
+    """The `{{node name}}` mentions of a TF runtime error message."""
+    return _NODE.findall(message)
+
+
+def find_op(concrete: Any, name: str) -> Any | None:
+    """The op called `name` in the concrete function's graph or a nested one."""
+    graphs = [concrete.graph]
+    seen: set[int] = set()
+    while graphs:
+        graph = graphs.pop()
+        if id(graph) in seen:
+            continue
+        seen.add(id(graph))
+        try:
+            return graph.get_operation_by_name(name)
+        except (KeyError, ValueError):
+            pass
+        for fn in (getattr(graph, "_functions", None) or {}).values():
+            inner = getattr(fn, "graph", None)
+            if inner is not None:
+                graphs.append(inner)
+    return None
+
+
+def format_shape(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "(unknown rank)"
+    inner = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+_REDUCTIONS = frozenset({"Sum", "Mean", "Max", "Min", "Prod", "EuclideanNorm"})
+
+
+def batch_mixing_sites(ops: list[OpInfo], batch: int) -> list[Site]:
+    """User-code ops that combine samples without reducing to the final scalar: a reduction
+    over the batch axis that keeps other axes (`reduce_mean(y_pred, axis=0)`), a product
+    whose result is batch x batch (`y_pred @ transpose(y_pred)`), a reshape that moves the
+    batch axis."""
+    found: list[Site] = []
+    for info in ops:
+        if info.site is None or not info.out_roles:
+            continue
+        before = shape_of(info.op.inputs[0]) if len(info.op.inputs) else None
+        after = info.out_shape()
+        if before is None or after is None or not before or before[0] != batch:
+            continue
+        if info.type in _REDUCTIONS and after and after[0] != batch:
+            found.append(info.site)
+        elif info.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum") and list(after).count(batch) >= 2:
+            found.append(info.site)
+        elif info.type == "Reshape" and after and after[0] != batch:
+            found.append(info.site)
+    return found
