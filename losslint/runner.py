@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from losslint import suppression
 from losslint.config import Config
 from losslint.files import collect, display_path
 from losslint.findings import Finding, sort_findings
@@ -30,6 +31,18 @@ class RunResult:
         self.notes.extend(report.notes)
         if report.source is not None:
             self.sources[report.path] = report.source.splitlines()
+
+
+def _reported(finding: Finding, config: Config) -> bool:
+    """A dynamic finding goes through the same selection and suppression comments as a static
+    one (the comments are read from the file it points into)."""
+    if finding.code not in config.enabled_codes() - config.ignored_for(Path(finding.path)):
+        return False
+    try:
+        source = Path(finding.path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
+    return not suppression.parse(source).suppresses(finding)
 
 
 def run(
@@ -61,8 +74,7 @@ def run(
         consistent: set[tuple[str, int]] = set()
         for outcome in result.dynamic:
             consistent.update(outcome.consistent_steps)
-            enabled = config.enabled_codes() - config.ignored_for(Path(outcome.path))
-            measured.extend(f for f in outcome.findings if f.code in enabled)
+            measured.extend(f for f in outcome.findings if _reported(f, config))
             result.errors.extend(outcome.errors)
             result.notes.extend(outcome.notes)
         result.findings = merge(result.findings, measured, consistent)

@@ -406,6 +406,7 @@ class _ModelProbe:
         loss = kwargs.get("loss", config.get("loss", getattr(self.model, "loss", None)))
         loss_weights = kwargs.get("loss_weights", config.get("loss_weights"))
         metrics = [kwargs.get(key, config.get(key)) for key in ("metrics", "weighted_metrics")]
+        self._batch_dependent_lambdas()
         x, y, sample_weight = self._batch()
         forward = self._forward(x)
         if forward is None:
@@ -470,6 +471,42 @@ class _ModelProbe:
         for spec in metrics:
             self._probe_metrics(spec, pairs, targets)
         return self._finish()
+
+    def _batch_dependent_lambdas(self) -> None:
+        """LL104 confirmed: a Lambda whose output's per-sample shape changes with the batch size,
+        as a `K.dot` of two batched tensors does ((2,3,4,5)·(2,3,5,4) -> (2,3,4,2,3,4))."""
+        import keras
+        import tensorflow as tf
+
+        for layer in self.model._flatten_layers(include_self=False):
+            code = getattr(getattr(layer, "function", None), "__code__", None)
+            if not isinstance(layer, keras.layers.Lambda) or code is None or code.co_filename not in self.user:
+                continue
+            try:
+                shape = tuple(layer.input.shape)
+            except (AttributeError, ValueError):
+                continue  # never called, or called on several inputs
+            if len(shape) < 2 or any(d is None for d in shape[1:]):
+                continue
+            shapes = {}
+            try:
+                for batch in (2, 3):
+                    value = self.rng.normal(size=(batch, *shape[1:])).astype("float32")
+                    shapes[batch] = tuple(np.shape(layer.function(tf.constant(value))))
+            except Exception:  # noqa: BLE001 - the layer's own failure shows in the forward pass
+                continue
+            if shapes[2][1:] == shapes[3][1:]:
+                continue
+            line = _first_line_with(code, ("dot(", "tensordot(")) or code.co_firstlineno
+            self._model_finding(
+                "LL104",
+                SourceLine(code.co_filename, line),
+                f"the Lambda `{layer.name}` gives {_shape_text(shapes[2])} for a batch of 2 and "
+                f"{_shape_text(shapes[3])} for a batch of 3 (input {_shape_text(shape)}): its product "
+                "multiplies every sample with every other sample, so the per-sample shape grows with "
+                "the batch and the next layer fails (e.g. 'Matrix size-incompatible')",
+                "use `keras.ops.matmul(a, b)` or `tf.matmul(a, b)` for a per-sample product",
+            )
 
     # -- inputs and outputs --------------------------------------------------------------
 
@@ -1525,6 +1562,18 @@ def _first_use(def_site: Site, names: list[str]) -> Site | None:
             return None
         if any(p.search(text) for p in patterns):
             return Site(def_site.path, line, def_site.function)
+    return None
+
+
+def _first_line_with(code: Any, needles: tuple[str, ...]) -> int | None:
+    """The first line of a function's source that contains one of `needles`."""
+    try:
+        source, start = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        return None
+    for offset, text in enumerate(source):
+        if any(needle in text for needle in needles):
+            return start + offset
     return None
 
 

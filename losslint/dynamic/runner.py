@@ -7,6 +7,7 @@ finding or a one-line error.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -217,10 +218,21 @@ def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[t
     """One finding per code and place: where both passes report it, keep the dynamic one, which
     carries the measured evidence (shapes, values). A static LL301 is dropped where the dynamic
     pass measured that train_step's loss equal to the compiled loss."""
-    measured = {(f.path, f.line, f.code) for f in dynamic}
+    by_place: dict[tuple[str, int, str], list[Finding]] = {}
+    for f in static:
+        by_place.setdefault((f.path, f.line, f.code), []).append(f)
+    merged = []
+    for finding in dynamic:
+        twins = by_place.pop((finding.path, finding.line, finding.code), None)
+        if twins:  # the static span is exact (column, end); the message is measured
+            twin = twins[0]
+            finding = dataclasses.replace(
+                finding, column=twin.column, end_line=twin.end_line, end_column=twin.end_column,
+                scope_line=twin.scope_line, related=finding.related or twin.related,
+            )
+        merged.append(finding)
     kept = [
-        f for f in static
-        if (f.path, f.line, f.code) not in measured
-        and not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
+        f for group in by_place.values() for f in group
+        if not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
     ]
-    return kept + dynamic
+    return kept + merged

@@ -11,7 +11,9 @@ frame outwards for a frame in one of the user's files.
 
 from __future__ import annotations
 
+import io
 import linecache
+import tokenize
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -51,7 +53,18 @@ class Site:
 
     @property
     def text(self) -> str:
-        return linecache.getline(self.path, self.line).strip()
+        """The line's code, without its comment, for messages."""
+        return _without_comment(linecache.getline(self.path, self.line).strip())
+
+
+def _without_comment(text: str) -> str:
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                return text[: token.start[1]].rstrip()
+    except (tokenize.TokenError, SyntaxError):  # an unclosed bracket: the statement goes on
+        pass
+    return text
 
 
 class UserFiles:
