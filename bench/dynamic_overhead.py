@@ -25,6 +25,8 @@ DEFAULT = [
     "fixtures/LL103-hardcoded-batch-size/bad_seed004.py",
     "fixtures/LL105-symbolic-tensor-in-loss/bad_seed004.py",
     "fixtures/LL003-script-timeout/good.py",
+    "fixtures/LL302-loss-discrepancy/bad_sum_vs_mean.py",
+    "fixtures/LL302-loss-discrepancy/good_compute_loss.py",
 ]
 
 # Runs one command in a child and prints its wall time and the peak RSS of its process tree.
