@@ -78,5 +78,12 @@ def run(
             result.errors.extend(outcome.errors)
             result.notes.extend(outcome.notes)
         result.findings = merge(result.findings, measured, consistent)
+        for finding in measured:  # the text report shows the source line of dynamic findings too
+            if finding.path not in result.sources:
+                try:
+                    text = Path(finding.path).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                result.sources[finding.path] = text.splitlines()
     result.findings = sort_findings(result.findings)
     return result

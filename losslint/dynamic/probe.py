@@ -217,7 +217,7 @@ def _line_span(path: str, line: int) -> tuple[int, int]:
     if not stripped:
         return 1, 2
     column = len(text) - len(stripped) + 1
-    return column, len(text.rstrip()) + 1
+    return column, column + len(trace._without_comment(stripped))
 
 
 def _frame_site(frame: traceback.FrameSummary) -> Site:
