@@ -2,96 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst._metadata_dependent import LazyValue
-from libcst.metadata import (
-    CodeRange,
-    MetadataWrapper,
-    PositionProvider,
-    QualifiedNameProvider,
-    Scope,
-    ScopeProvider,
-)
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from losslint.findings import Finding, RelatedLocation
 from losslint.static.names import Api, parse_api
+from losslint.static.scopes import ScopeIndex
 
 if TYPE_CHECKING:
     from losslint.rule import Rule
     from losslint.static.discovery import ProgramIndex
 
 
-# Punctuation and whitespace: never what a rule looks for, and most of the tree.
-_TOKENS = (
-    cst.BaseParenthesizableWhitespace, cst.Comma, cst.Dot, cst.Semicolon, cst.Colon,
-    cst.AssignEqual, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket,
-    cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.EmptyLine, cst.TrailingWhitespace, cst.Newline,
-    cst.Comment, cst.BaseBinaryOp, cst.BaseUnaryOp, cst.BaseBooleanOp, cst.BaseCompOp,
-    cst.BaseAugOp, cst.Asynchronous,
-)
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(cls: type) -> tuple[str, ...]:
-    names = _CHILD_FIELDS.get(cls)
-    if names is None:
-        names = tuple(
-            f.name for f in dataclasses.fields(cls)
-            if not f.name.startswith(("whitespace", "lpar", "rpar", "leading_lines", "lines_after"))
-        )
-        _CHILD_FIELDS[cls] = names
-    return names
-
-
-_IS_NODE: dict[type, bool] = {}
-
-
-def _is_node(cls: type) -> bool:
-    """A syntactic node, not a token: cached per class (isinstance on libcst's ABCs is slow)."""
-    known = _IS_NODE.get(cls)
-    if known is None:
-        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode) and not issubclass(cls, _TOKENS)
-    return known
-
-
-def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The node's syntactic children without punctuation and whitespace.
-
-    Much faster than libcst's `node.children`, which re-visits the node to collect them.
-    """
-    out = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if type(value) in (tuple, list):
-            out.extend(item for item in value if _is_node(type(item)))
-        elif _is_node(type(value)):
-            out.append(value)
-    return out
-
-
-def walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Pre-order walk of a subtree, in source order."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(children(current)))
-
-
-def dotted(node: cst.BaseExpression) -> str | None:
-    """`a.b.c` for a Name/Attribute chain, else None."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
+from losslint.static.tree import children, dotted, walk  # noqa: F401 - re-exported for the rules
 
 
 def code_of(node: cst.CSTNode, limit: int = 60) -> str:
@@ -128,12 +55,8 @@ class FileContext:
         return parents
 
     @cached_property
-    def scopes(self) -> dict[cst.CSTNode, Scope | None]:
-        return dict(self._wrapper.resolve(ScopeProvider))
-
-    @cached_property
-    def _qualified_names(self) -> dict[cst.CSTNode, set]:
-        return dict(self._wrapper.resolve(QualifiedNameProvider))
+    def names(self) -> ScopeIndex:
+        return ScopeIndex(self.module)
 
     @cached_property
     def index(self) -> ProgramIndex:
@@ -144,11 +67,7 @@ class FileContext:
     # Names and bindings -------------------------------------------------------------------
 
     def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        names = self._qualified_names.get(node, ())
-        if isinstance(names, LazyValue):  # libcst computes qualified names on first access
-            names = names()
-            self._qualified_names[node] = names
-        return {q.name for q in names}
+        return self.names.qualified_names(node)
 
     def api(self, node: cst.CSTNode) -> Api | None:
         """The TF/Keras/NumPy object a Name/Attribute refers to, through any import alias."""
@@ -167,40 +86,18 @@ class FileContext:
         Returns FunctionDef/ClassDef nodes, the value expression of a plain `name = value`
         assignment, or Param nodes; imports and anything more complex are left out.
         """
-        scope = self.scopes.get(name)
-        if scope is None:
-            return []
         found: list[cst.CSTNode] = []
-        for assignment in scope[name.value]:
-            node = getattr(assignment, "node", None)
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Param)):
-                found.append(node)
-            elif isinstance(node, cst.Name):
-                value = self.assigned_value(node)
-                if value is not None:
-                    found.append(value)
+        for binding in self.names.lookup(name):
+            if isinstance(binding.node, (cst.FunctionDef, cst.ClassDef, cst.Param)):
+                found.append(binding.node)
+            elif binding.value is not None:
+                found.append(binding.value)
         return found
 
     def binding_sites(self, name: cst.Name) -> list[cst.CSTNode]:
         """Every node that binds the name visible at this use: assignments of any shape
         (tuple unpacking, for targets, imports), parameters, defs."""
-        scope = self.scopes.get(name)
-        if scope is None:
-            return []
-        return [a.node for a in scope[name.value] if isinstance(getattr(a, "node", None), cst.CSTNode)]
-
-    def assigned_value(self, target: cst.Name) -> cst.BaseExpression | None:
-        """The value of `target = value` (also annotated and walrus assignments)."""
-        parent = self.parents.get(target)
-        if isinstance(parent, cst.AssignTarget):
-            assign = self.parents.get(parent)
-            if isinstance(assign, cst.Assign):
-                return assign.value
-        if isinstance(parent, cst.AnnAssign) and parent.target is target:
-            return parent.value
-        if isinstance(parent, cst.NamedExpr) and parent.target is target:
-            return parent.value
-        return None
+        return [binding.node for binding in self.names.lookup(name)]
 
     def is_within(self, node: cst.CSTNode, ancestor: cst.CSTNode) -> bool:
         current: cst.CSTNode | None = node

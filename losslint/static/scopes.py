@@ -1,0 +1,182 @@
+"""Name resolution for the static pass: which imports, definitions and assignments a name refers
+to, in one pass over the tree.
+
+libcst's ScopeProvider and QualifiedNameProvider do this in general, but cost ~80% of the static
+pass on real files (measured on keras-hub: 10.1 s of 12.7 s for 60 files). losslint only needs
+Python's lexical scoping of module, function, lambda and class bodies, import aliases, and the
+value of plain `name = value` assignments, which this module computes in a single walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from losslint.static.tree import children
+
+
+@dataclass
+class Binding:
+    node: cst.CSTNode  # FunctionDef, ClassDef, Param, the Name target, or the ImportAlias
+    value: cst.BaseExpression | None = None  # for `name = value`
+    qualified: str | None = None  # for imports: the dotted module path the name stands for
+
+
+@dataclass
+class Scope:
+    owner: cst.CSTNode
+    parent: Scope | None
+    is_class: bool = False
+    names: dict[str, list[Binding]] = field(default_factory=dict)
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self.names.setdefault(name, []).append(binding)
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    return None
+
+
+def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for element in target.elements for n in _target_names(element.value)]
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+class ScopeIndex:
+    """Every Name's scope, and every scope's bindings."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.scope_of: dict[cst.Name, Scope] = {}
+        root = Scope(module, None)
+        stack: list[tuple[cst.CSTNode, Scope]] = [(module, root)]
+        while stack:
+            node, scope = stack.pop()
+            inner = self._enter(node, scope)
+            if inner is not None:
+                stack.extend(inner)
+                continue
+            if isinstance(node, cst.Name):
+                self.scope_of[node] = scope
+            stack.extend((child, scope) for child in children(node))
+
+    def _enter(self, node: cst.CSTNode, scope: Scope) -> list[tuple[cst.CSTNode, Scope]] | None:
+        """Bind what `node` binds; the children to visit with their scopes, or None for the
+        default (every child in the same scope)."""
+        if isinstance(node, cst.FunctionDef):
+            scope.bind(node.name.value, Binding(node))
+            self.scope_of[node.name] = scope
+            inner = Scope(node, scope)
+            outer = [(d, scope) for d in node.decorators]
+            outer += [(p.default, scope) for p in _params(node.params) if p.default is not None]
+            outer += [(p.annotation, scope) for p in _params(node.params) if p.annotation is not None]
+            if node.returns is not None:
+                outer.append((node.returns, scope))
+            for param in _params(node.params):
+                inner.bind(param.name.value, Binding(param))
+                self.scope_of[param.name] = inner
+            return outer + [(node.body, inner)]
+        if isinstance(node, cst.Lambda):
+            inner = Scope(node, scope)
+            outer = [(p.default, scope) for p in _params(node.params) if p.default is not None]
+            for param in _params(node.params):
+                inner.bind(param.name.value, Binding(param))
+                self.scope_of[param.name] = inner
+            return outer + [(node.body, inner)]
+        if isinstance(node, cst.ClassDef):
+            scope.bind(node.name.value, Binding(node))
+            self.scope_of[node.name] = scope
+            inner = Scope(node, scope, is_class=True)
+            outer = [(d, scope) for d in node.decorators] + [(a, scope) for a in (*node.bases, *node.keywords)]
+            return outer + [(node.body, inner)]
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = _dotted(alias.name) or ""
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    scope.bind(alias.asname.name.value, Binding(alias, qualified=full))
+                else:
+                    top = full.split(".")[0]
+                    scope.bind(top, Binding(alias, qualified=top))
+            return []
+        if isinstance(node, cst.ImportFrom):
+            if isinstance(node.names, cst.ImportStar):
+                return []
+            module = "." * len(node.relative) + (_dotted(node.module) or "" if node.module else "")
+            for alias in node.names:
+                name = _dotted(alias.name) or ""
+                local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+                scope.bind(local, Binding(alias, qualified=f"{module}.{name}" if module else name))
+            return []
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                value = node.value if isinstance(target.target, cst.Name) else None
+                for name in _target_names(target.target):
+                    scope.bind(name.value, Binding(name, value))
+            return None
+        if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+            scope.bind(node.target.value, Binding(node.target, node.value))
+            return None
+        if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+            scope.bind(node.target.value, Binding(node.target))
+            return None
+        if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+            scope.bind(node.target.value, Binding(node.target, node.value))
+            return None
+        if isinstance(node, (cst.For, cst.CompFor)):
+            for name in _target_names(node.target):
+                scope.bind(name.value, Binding(name))
+            return None
+        if isinstance(node, cst.WithItem) and node.asname is not None:
+            for name in _target_names(node.asname.name):
+                scope.bind(name.value, Binding(name))
+            return None
+        if isinstance(node, cst.ExceptHandler) and node.name is not None and isinstance(node.name.name, cst.Name):
+            scope.bind(node.name.name.value, Binding(node.name.name))
+            return None
+        return None
+
+    def lookup(self, name: cst.Name) -> list[Binding]:
+        """The bindings a name refers to where it is used (Python's LEGB minus builtins: a class
+        body is not visible from the functions inside it)."""
+        scope = self.scope_of.get(name)
+        first = True
+        while scope is not None:
+            if (first or not scope.is_class) and name.value in scope.names:
+                return scope.names[name.value]
+            first = False
+            scope = scope.parent
+        return []
+
+    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+        """`tf.nn.relu` -> {"tensorflow.nn.relu"} through the imports the leftmost name refers to."""
+        parts: list[str] = []
+        current = node
+        while isinstance(current, cst.Attribute):
+            parts.append(current.attr.value)
+            current = current.value
+        if not isinstance(current, cst.Name):
+            return set()
+        rest = ".".join(reversed(parts))
+        names = set()
+        for binding in self.lookup(current):
+            if binding.qualified is not None:
+                names.add(f"{binding.qualified}.{rest}" if rest else binding.qualified)
+        return names
+
+
+def _params(parameters: cst.Parameters) -> list[cst.Param]:
+    found = [*parameters.posonly_params, *parameters.params, *parameters.kwonly_params]
+    for star in (parameters.star_arg, parameters.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
