@@ -1,12 +1,15 @@
-"""Static pass speed: files/s and lines/s on the fixtures replicated to >= 300 files, and the
-wall time of one `losslint` run on one file, process start included.
+"""Static pass speed: files/s and lines/s on the fixtures replicated to >= 300 files (or on any
+folder given with --corpus, e.g. an unpacked keras-hub wheel), cold on one core, cold on every
+core, and warm (cache); the wall time of one `losslint` run on one file, process start included;
+and `pylint --disable=all --enable=E` on the same files as a reference, when it is installed.
 
-    python bench/static_speed.py [--min-files 300] [--repeat 5]
+    python bench/static_speed.py [--min-files 300] [--repeat 3] [--corpus DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -32,35 +35,60 @@ def replicate(target: Path, min_files: int) -> tuple[int, int]:
     return copies * len(sources), lines
 
 
+def count_lines(folder: Path) -> tuple[int, int]:
+    files = list(folder.rglob("*.py"))
+    return len(files), sum(p.read_bytes().count(b"\n") for p in files)
+
+
+def timed(repeat: int, action) -> float:
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-files", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, help="lint this folder instead of the replicated fixtures")
     args = parser.parse_args()
 
     from losslint.config import Config
     from losslint.runner import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        files, lines = replicate(Path(tmp), args.min_files)
-        timings = []
-        for _ in range(args.repeat):
-            start = time.perf_counter()
-            result = run([tmp], Config())
-            timings.append(time.perf_counter() - start)
-        assert result.files_checked == files, (result.files_checked, files)
-    best, median = min(timings), statistics.median(timings)
-    print(f"static pass, in process, 1 core: {files} files, {lines} lines, {len(result.findings)} findings")
-    print(f"  median {median:.3f} s -> {files / median:.0f} files/s, {lines / median:.0f} lines/s")
-    print(f"  best   {best:.3f} s -> {files / best:.0f} files/s, {lines / best:.0f} lines/s")
+        root = Path(tmp)
+        if args.corpus:
+            shutil.copytree(args.corpus, root / "corpus")
+            files, lines = count_lines(root)
+        else:
+            files, lines = replicate(root, args.min_files)
+        config = Config(root=root)
+
+        def report(label: str, seconds: float) -> None:
+            print(f"  {label:28} {seconds:7.3f} s  {files / seconds:8.0f} files/s  {lines / seconds:9.0f} lines/s")
+
+        print(f"static pass on {files} files, {lines} lines (median of {args.repeat}):")
+        report("cold, 1 process", timed(args.repeat, lambda: run([tmp], config, jobs=1, no_cache=True)))
+        report(f"cold, {os.cpu_count()} processes", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=True)))
+        run([tmp], config, jobs=0, no_cache=False)  # fill the cache
+        report("warm (cache)", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=False)))
+        shutil.rmtree(root / ".losslint_cache", ignore_errors=True)
+        pylint = subprocess.run([sys.executable, "-m", "pylint", "--version"], capture_output=True)
+        if pylint.returncode == 0:
+            command = [sys.executable, "-m", "pylint", "--disable=all", "--enable=E", "--jobs=0", "-sn", tmp]
+            report("pylint -E (reference)", timed(1, lambda: subprocess.run(command, capture_output=True)))
+        else:
+            print("  pylint is not installed: no reference figure (pip install pylint)")
 
     one_file = FIXTURES / "LL101-reshape-in-loss" / "bad_seed000.py"
-    walls = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "losslint.cli", str(one_file)], capture_output=True, check=False)
-        walls.append(time.perf_counter() - start)
-    print(f"one file through the CLI (process start included): median {statistics.median(walls):.3f} s, best {min(walls):.3f} s")
+    wall = timed(args.repeat, lambda: subprocess.run(
+        [sys.executable, "-m", "losslint.cli", "--no-cache", str(one_file)], capture_output=True, check=False
+    ))
+    print(f"one file through the CLI (process start included, no cache): {wall:.3f} s")
 
 
 if __name__ == "__main__":

@@ -80,8 +80,9 @@ def cli() -> None:
 @click.option("--device", type=click.Choice(["cpu", "gpu"]), help="Dynamic pass: GPUs are hidden from the script unless gpu.  [default: cpu]")
 @click.option("--no-stub-data", is_flag=True, default=None, help="Dynamic pass: let keras.datasets download for real (the network is still blocked).")
 @click.option("--script-args", metavar="ARGS", help="Dynamic pass: the script's command-line arguments, as one shell-quoted string.")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), help="Dynamic pass: scripts run in parallel (0: one per core).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), help="Processes for the static pass and scripts run in parallel by the dynamic pass (0, the default: one per core).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the scripts' own output and timings from the dynamic pass.")
+@click.option("--no-cache", is_flag=True, help="Lint every file again instead of reusing the results in .losslint_cache/.")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -105,6 +106,7 @@ def check(
     script_args: str | None,
     jobs: int | None,
     verbose: bool,
+    no_cache: bool,
 ) -> None:
     """Lint training scripts: files, folders (recursive *.py) or `-` for standard input."""
     targets = list(paths) or ["."]
@@ -128,7 +130,8 @@ def check(
     options = None
     if dynamic if dynamic is not None else config.dynamic:
         options = _dynamic_options(config, timeout, max_memory, device, no_stub_data, script_args, jobs)
-    result = run(targets, config, stdin, options)
+    static_jobs = jobs if jobs is not None else int(config.probe.get("jobs", 0))
+    result = run(targets, config, stdin, options, jobs=static_jobs, no_cache=no_cache)
     if verbose:
         for outcome in result.dynamic:
             click.echo(

@@ -140,7 +140,8 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def lint_file(path: Path, display: str, config: Config) -> FileReport:
+def read_file(path: Path, display: str) -> bytes | FileReport:
+    """The file's bytes, or a report saying why it is not linted (too large, unreadable)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -149,12 +150,11 @@ def lint_file(path: Path, display: str, config: Config) -> FileReport:
                 f"{display}: skipped: {size / 2**20:.1f} MiB is over the {MAX_FILE_BYTES // 2**20} MiB limit for one file"
             )
             return report
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         report = FileReport(display)
         report.errors.append(f"{display}: cannot read: {error.strerror or error}")
         return report
-    return lint_bytes(display, data, config, config.ignored_for(path))
 
 
 def lint_bytes(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
