@@ -8,7 +8,7 @@ from pathlib import Path
 
 from losslint.config import Config
 
-SOURCE_SUFFIXES = (".py",)
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 @dataclass

@@ -45,13 +45,17 @@ class Finding:
     related: tuple[RelatedLocation, ...] = ()
     # The `def` line of the loss the finding sits in: a suppression comment there also counts.
     scope_line: int | None = field(default=None, compare=False)
+    # In a notebook: the code cell (1-based), `line` counts within it, and `file_line` is the
+    # line of the .ipynb file (for SARIF and GitHub annotations).
+    cell: int | None = None
+    file_line: int | None = None
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON reporter's object: exactly these keys, in this order."""
-        return {
+        """The JSON reporter's object: exactly these keys, in this order (and `cell` in notebooks)."""
+        data: dict[str, object] = {
             "code": self.code,
             "name": self.name,
             "severity": self.severity.value,
@@ -64,6 +68,9 @@ class Finding:
             "fix": self.fix,
             "pass": self.pass_.value,
         }
+        if self.cell is not None:
+            data["cell"] = self.cell
+        return data
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:

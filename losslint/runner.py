@@ -13,6 +13,7 @@ from losslint.config import Config
 from losslint.files import collect, display_path
 from losslint.findings import Finding, sort_findings
 from losslint.dynamic.runner import DynamicOptions, ScriptOutcome, merge, run_scripts
+from losslint.static import notebook
 from losslint.static.linter import FileReport, lint_bytes, read_file
 
 
@@ -34,6 +35,8 @@ class RunResult:
         self.notes.extend(report.notes)
         if report.source is not None:
             self.sources[report.path] = report.source.splitlines()
+        for cell, lines in (report.cell_sources or {}).items():
+            self.sources[f"{report.path}:cell {cell}"] = lines
 
 
 _PARALLEL_FROM = 24  # fewer files lint faster in this process than in a pool
@@ -55,7 +58,9 @@ def _lint_files(files: list[Path], config: Config, cache: Cache | None, jobs: in
             keys.add(key)
             hit = cache.get(key, display)
             if hit is not None:
-                if hit.findings:
+                if hit.findings and display.endswith(".ipynb"):
+                    hit.cell_sources = notebook.read(data).cells
+                elif hit.findings:
                     hit.source = data.decode("utf-8", errors="replace")
                 reports[index] = hit
                 continue

@@ -21,12 +21,10 @@ def render(findings: list[Finding]) -> str:
         properties = ",".join(
             f"{key}={escape_property(str(value))}"
             for key, value in (
-                ("file", f.path),
-                ("line", f.line),
-                ("col", f.column),
-                ("endLine", f.end_line),
-                ("endColumn", f.end_column),
-                ("title", f"{f.code} {f.name}"),
+                (("file", f.path), ("line", f.line), ("col", f.column), ("endLine", f.end_line),
+                 ("endColumn", f.end_column), ("title", f"{f.code} {f.name}"))
+                if f.cell is None
+                else (("file", f.path), ("line", f.file_line or 1), ("title", f"{f.code} {f.name} (cell {f.cell}, line {f.line})"))
             )
         )
         message = escape_data(f"{f.message}\nfix: {f.fix}")

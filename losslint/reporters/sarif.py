@@ -25,6 +25,14 @@ def _region(line: int, column: int, end_line: int | None = None, end_column: int
     return region
 
 
+def _finding_region(f: Finding) -> dict:
+    """In a notebook, the line of the .ipynb file that holds the source line (no columns: they
+    count in the cell's text, not in the JSON file)."""
+    if f.cell is not None:
+        return _region(f.file_line or 1, 1)
+    return _region(f.line, f.column, f.end_line, f.end_column)
+
+
 def _related(index: int, related: RelatedLocation) -> dict:
     return {
         "id": index,
@@ -45,16 +53,16 @@ def render(findings: list[Finding]) -> str:
             "ruleId": f.code,
             "ruleIndex": rule_index[f.code],
             "level": _LEVEL[f.severity],
-            "message": {"text": f"{f.message}\nfix: {f.fix}"},
+            "message": {"text": f"{'cell %d, line %d: ' % (f.cell, f.line) if f.cell else ''}{f.message}\nfix: {f.fix}"},
             "locations": [
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": _uri(f.path)},
-                        "region": _region(f.line, f.column, f.end_line, f.end_column),
+                        "region": _finding_region(f),
                     }
                 }
             ],
-            "properties": {"pass": f.pass_.value, "fix": f.fix},
+            "properties": {"pass": f.pass_.value, "fix": f.fix, **({"cell": f.cell} if f.cell else {})},
         }
         if f.related:
             result["relatedLocations"] = [_related(i, r) for i, r in enumerate(f.related)]

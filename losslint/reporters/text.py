@@ -50,7 +50,8 @@ def render(
 ) -> str:
     out: list[str] = []
     for f in findings:
-        location = f"{f.path}:{f.line}:{f.column}:"
+        where = f.path if f.cell is None else f"{f.path}:cell {f.cell}"
+        location = f"{where}:{f.line}:{f.column}:"
         code = f.code
         severity = f"[{f.severity.value}]"
         if colour:
@@ -60,7 +61,7 @@ def render(
         out.append(f"{location} {code} {severity} {f.message}")
         if not show_source:
             continue
-        lines = sources.get(f.path)
+        lines = sources.get(where)
         if lines and 0 < f.line <= len(lines):
             out.extend(_snippet(f, lines[f.line - 1], colour))
         pad = " " * (len(str(f.line)) + 1)

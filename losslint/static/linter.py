@@ -16,6 +16,7 @@ from losslint import registry, suppression
 from losslint.config import Config
 from losslint.findings import Finding
 from losslint.rules import ll001_syntax_error
+from losslint.static import notebook
 from losslint.static.context import FileContext
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -36,6 +37,26 @@ class FileReport:
     source: str | None = None
     # The file visibly compiles a Keras model: a script for the dynamic pass.
     compiles_model: bool = False
+    # A notebook's code cells (number -> lines), kept when there are findings to show.
+    cell_sources: dict[int, list[str]] | None = None
+
+
+def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+    """A notebook's code cells as one program, findings mapped back to their cells."""
+    try:
+        book = notebook.read(data)
+    except ValueError as error:
+        report = FileReport(display)
+        if "LL001" in config.enabled_codes() - disabled:
+            report.findings.append(ll001_syntax_error.unparsable(display, str(error), fix="lint only valid .ipynb files"))
+        return report
+    report = lint_source(display, book.source, config, disabled)
+    report.findings = [book.map_finding(f) for f in report.findings]
+    report.compiles_model = False  # the dynamic pass runs scripts, not notebooks
+    report.source = None
+    if report.findings:
+        report.cell_sources = book.cells
+    return report
 
 
 def decode(path: str, data: bytes) -> str | Finding:
@@ -158,6 +179,8 @@ def read_file(path: Path, display: str) -> bytes | FileReport:
 
 
 def lint_bytes(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+    if display.endswith(".ipynb"):
+        return lint_notebook(display, data, config, disabled)
     source = decode(display, data)
     if isinstance(source, Finding):
         report = FileReport(display)
