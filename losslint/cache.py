@@ -43,6 +43,7 @@ def _report_to_json(report: FileReport) -> dict:
         "errors": report.errors,
         "notes": report.notes,
         "compiles_model": report.compiles_model,
+        "imported_losses": report.imported_losses,
     }
 
 
@@ -54,7 +55,10 @@ def _report_from_json(path: str, data: dict) -> FileReport:
         ))
         for f in data["findings"]
     ]
-    return FileReport(path, findings, list(data["errors"]), list(data["notes"]), compiles_model=data["compiles_model"])
+    return FileReport(
+        path, findings, list(data["errors"]), list(data["notes"]), compiles_model=data["compiles_model"],
+        imported_losses=[tuple(i) for i in data.get("imported_losses", [])],
+    )
 
 
 class Cache:
@@ -69,9 +73,10 @@ class Cache:
             self.entries = {}
 
     @staticmethod
-    def key(display: str, data: bytes) -> str:
-        # The displayed path is part of the key: findings carry it.
-        return hashlib.sha256(display.encode() + b"\0" + data).hexdigest()
+    def key(display: str, data: bytes, context: str = "") -> str:
+        # The displayed path is part of the key (findings carry it), and so is what other files
+        # say about this one (the losses they import from it).
+        return hashlib.sha256(display.encode() + b"\0" + context.encode() + b"\0" + data).hexdigest()
 
     def get(self, key: str, display: str) -> FileReport | None:
         entry = self.entries.get(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -11,7 +13,8 @@ from losslint import suppression
 from losslint.cache import Cache
 from losslint.config import Config
 from losslint.files import collect, display_path
-from losslint.findings import Finding, sort_findings
+from losslint.findings import Finding, RelatedLocation, sort_findings
+from losslint.static.discovery import ExternalUse
 from losslint.dynamic.runner import DynamicOptions, ScriptOutcome, merge, run_scripts
 from losslint.static import notebook
 from losslint.static.linter import FileReport, lint_bytes, read_file
@@ -76,9 +79,57 @@ def _lint_files(files: list[Path], config: Config, cache: Cache | None, jobs: in
         reports[index] = report
         if cache is not None and key is not None:
             cache.put(key, report)
+    # Cross-module losses: a file whose functions other files give to compile is analysed again,
+    # once, knowing which of its functions are losses and where they are compiled.
+    for index, external in _external_uses(files, reports).items():
+        path, display = files[index], display_path(files[index])
+        data = path.read_bytes()
+        context = json.dumps({name: [dataclasses.asdict(u) for u in uses] for name, uses in sorted(external.items())})
+        key = Cache.key(display, data, context) if cache is not None else None
+        report = cache.get(key, display) if cache is not None and key is not None else None
+        if report is None:
+            report = lint_bytes(display, data, config, config.ignored_for(path), external)
+            if cache is not None and key is not None:
+                cache.put(key, report)
+        elif report.findings:
+            report.source = data.decode("utf-8", errors="replace")
+        if key is not None:
+            keys.add(key)
+        reports[index] = report
     if cache is not None:
         cache.save(keys)
     return [r for r in reports if r is not None]
+
+
+def _external_uses(files: list[Path], reports: list[FileReport | None]) -> dict[int, dict[str, list[ExternalUse]]]:
+    """For each linted file, the losses that other linted files import from it."""
+    by_path = {path.resolve(): index for index, path in enumerate(files)}
+    uses: dict[int, dict[str, list[ExternalUse]]] = {}
+    for importer, report in zip(files, reports):
+        for module, name, factory, line, column in (report.imported_losses if report else ()):
+            target = _module_file(importer, module, by_path)
+            if target is None or files[target].resolve() == importer.resolve():
+                continue
+            where = RelatedLocation(display_path(importer), line, column, "loss given to compile here")
+            uses.setdefault(target, {}).setdefault(name, []).append(ExternalUse(factory, where))
+    return uses
+
+
+def _module_file(importer: Path, module: str, by_path: dict[Path, int]) -> int | None:
+    """The linted file a module name refers to from `importer` (the script's folder is on
+    sys.path when it runs; relative imports climb from the importer's package)."""
+    level = len(module) - len(module.lstrip("."))
+    parts = [p for p in module.lstrip(".").split(".") if p]
+    base = importer.resolve().parent
+    for _ in range(max(level - 1, 0)):
+        base = base.parent
+    candidates = [base.joinpath(*parts, "__init__.py")]
+    if parts:
+        candidates.insert(0, base.joinpath(*parts[:-1], parts[-1] + ".py"))
+    for candidate in candidates:
+        if candidate in by_path:
+            return by_path[candidate]
+    return None
 
 
 def _lint_args(arguments: tuple[str, bytes, Config, frozenset[str]]) -> FileReport:

@@ -37,7 +37,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 f"put a `keras.layers.Reshape(...)` layer at the model output and drop the "
                 f"reshape from `{loss.name}`",
                 scope=loss.node,
-                related=tuple(ctx.related(c, "loss given to compile here") for c in loss.compile_calls),
+                related=ctx.loss_related(loss),
             )
 
 

@@ -36,7 +36,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 "give each output its own loss (a list or dict in compile) and weigh them with "
                 "`loss_weights`",
                 scope=loss.node,
-                related=tuple(ctx.related(c, "loss given to compile here") for c in loss.compile_calls),
+                related=ctx.loss_related(loss),
             )
 
 

@@ -58,11 +58,19 @@ class FileContext:
     def names(self) -> ScopeIndex:
         return ScopeIndex(self.module)
 
+    # name -> uses by other files of the run (see losslint.static.discovery.ExternalUse)
+    external: dict = field(default_factory=dict)
+
     @cached_property
     def index(self) -> ProgramIndex:
         from losslint.static.discovery import build_index
 
-        return build_index(self)
+        return build_index(self, self.external)
+
+    def loss_related(self, loss: object, message: str = "loss given to compile here") -> tuple[RelatedLocation, ...]:
+        """The compile calls that use a loss: in this file, and in files that import it."""
+        local = tuple(self.related(call, message) for call in getattr(loss, "compile_calls", ()))
+        return local + tuple(getattr(loss, "external_calls", ()))
 
     # Names and bindings -------------------------------------------------------------------
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from losslint.static.context import FileContext, dotted, walk
-from losslint.static.names import Api, is_keras_path, op_in
+from losslint.findings import RelatedLocation
+from losslint.static.names import Api, is_keras_path, op_in, parse_api
 
 Function = cst.FunctionDef | cst.Lambda
 
@@ -64,6 +67,8 @@ class TensorFunction:
     params: tuple[str, ...]
     compile_calls: tuple[cst.Call, ...] = ()
     input_rank: int | None = None  # a Lambda applied to a tensor of visibly known rank
+    # compile calls in other files that use this loss (cross-module resolution)
+    external_calls: tuple[RelatedLocation, ...] = ()
 
     @property
     def target(self) -> str | None:
@@ -92,6 +97,8 @@ class ProgramIndex:
     batch_size_literals: set[int] = field(default_factory=set)
     # Factory calls and Loss constructors in loss position: their args reach the loss.
     loss_constructions: list[cst.Call] = field(default_factory=list)
+    # Losses this file imports from other modules: (dotted module, name, is a factory, compile call).
+    imported_losses: list[tuple[str, str, bool, cst.Call]] = field(default_factory=list)
 
     @property
     def tensor_functions(self) -> list[TensorFunction]:
@@ -135,8 +142,10 @@ def int_value(node: cst.BaseExpression) -> int | None:
 
 
 class _Builder:
-    def __init__(self, ctx: FileContext) -> None:
+    def __init__(self, ctx: FileContext, external: Mapping[str, Sequence[ExternalUse]] | None = None) -> None:
         self.ctx = ctx
+        self.external = external or {}
+        self._compile: cst.Call | None = None  # the compile call whose loss is being resolved
         self.index = ProgramIndex()
         self._class_kinds: dict[cst.ClassDef, str | None] = {}
         self._losses: dict[Function, TensorFunction] = {}
@@ -192,6 +201,7 @@ class _Builder:
                 if isinstance(element, cst.DictElement):
                     yield from self.resolve_loss(element.value, depth + 1)
         elif isinstance(expr, cst.Name):
+            self._note_import(expr, factory=False)
             for bound in self.ctx.bindings(expr):
                 if isinstance(bound, cst.FunctionDef):
                     yield bound, bound.name.value, "compile", None
@@ -212,6 +222,7 @@ class _Builder:
             return
         if api is not None or not isinstance(call.func, cst.Name):
             return  # a built-in loss (keras.losses.X()) or something we cannot see
+        self._note_import(call.func, factory=True)
         for bound in self.ctx.bindings(call.func):
             if isinstance(bound, cst.ClassDef) and self.class_kind(bound) == "loss":
                 method = self.method(bound, "call")
@@ -227,6 +238,44 @@ class _Builder:
             if isinstance(node, cst.Return) and node.value is not None:
                 if self.ctx.enclosing(node, (cst.FunctionDef,)) is fn:
                     yield node.value
+
+    def _note_import(self, name: cst.Name, factory: bool) -> None:
+        """A loss given to compile that comes from another module of the project."""
+        if self._compile is None:
+            return
+        bindings = self.ctx.names.lookup(name)
+        for binding in bindings:
+            if isinstance(binding.node, cst.ImportAlias) and binding.qualified and "." in binding.qualified:
+                module, _, imported = binding.qualified.rpartition(".")
+                if parse_api(binding.qualified) is None and not binding.qualified.startswith(("functools.", "numpy.")):
+                    self.index.imported_losses.append((module, imported, factory, self._compile))
+        if not bindings:  # maybe from a `from module import *`
+            for module in self.ctx.names.star_imports:
+                self.index.imported_losses.append((module, name.value, factory, self._compile))
+
+    def _add_external(self) -> None:
+        """Losses other files import from this one: `name` is a module-level function, a Loss
+        subclass, or a factory that returns the loss."""
+        for name, uses in self.external.items():
+            node = next(
+                (n for n in self.ctx.module.body if isinstance(n, (cst.FunctionDef, cst.ClassDef)) and n.name.value == name),
+                None,
+            )
+            if isinstance(node, cst.ClassDef):
+                method = self.method(node, "call") if self.class_kind(node) == "loss" else None
+                found = [(method, f"{name}.call")] if method is not None else []
+            elif isinstance(node, cst.FunctionDef) and any(use.factory for use in uses):
+                found = [(fn, shown) for r in self._returns(node) for fn, shown, _o, _c in self.resolve_loss(r)]
+            elif isinstance(node, cst.FunctionDef):
+                found = [(node, name)]
+            else:
+                found = []
+            for fn, shown in found:
+                self.add_loss(fn, shown, "imported", None)
+                existing = self._losses.get(fn)
+                if existing is not None:
+                    calls = tuple(u.where for u in uses if u.where not in existing.external_calls)
+                    self._losses[fn] = dataclasses.replace(existing, external_calls=existing.external_calls + calls)
 
     def add_loss(self, fn: Function, name: str, origin: str, compile_call: cst.Call | None) -> None:
         existing = self._losses.get(fn)
@@ -270,6 +319,7 @@ class _Builder:
         for fn in functions:
             if fn.name.value in _STEP_METHODS:
                 self._visit_step(fn)
+        self._add_external()
         for fn in functions:
             self._maybe_signature_loss(fn)
         index.losses = list(self._losses.values())
@@ -284,10 +334,12 @@ class _Builder:
                 index.compile_calls.append(call)
                 loss = compile_loss_arg(call)
                 if loss is not None:
+                    self._compile = call
                     for fn, name, origin, construction in self.resolve_loss(loss):
                         self.add_loss(fn, name, origin, call)
                         if construction is not None:
                             index.loss_constructions.append(construction)
+                    self._compile = None
                 metrics = keyword(call, "metrics")
                 if metrics is not None:
                     for fn, *_ in self.resolve_loss(metrics):
@@ -494,5 +546,13 @@ def infer_rank(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> in
     return None
 
 
-def build_index(ctx: FileContext) -> ProgramIndex:
-    return _Builder(ctx).build()
+@dataclass(frozen=True)
+class ExternalUse:
+    """Another file gives this file's `name` to compile (directly, or calls it as a factory)."""
+
+    factory: bool
+    where: RelatedLocation
+
+
+def build_index(ctx: FileContext, external: Mapping[str, Sequence[ExternalUse]] | None = None) -> ProgramIndex:
+    return _Builder(ctx, external).build()

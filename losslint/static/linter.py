@@ -37,6 +37,8 @@ class FileReport:
     source: str | None = None
     # The file visibly compiles a Keras model: a script for the dynamic pass.
     compiles_model: bool = False
+    # Losses given to compile here that come from other modules: (module, name, factory, line, column).
+    imported_losses: list[tuple[str, str, bool, int, int]] = field(default_factory=list)
     # A notebook's code cells (number -> lines), kept when there are findings to show.
     cell_sources: dict[int, list[str]] | None = None
 
@@ -96,7 +98,11 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
-def lint_source(path: str, source: str, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+def lint_source(
+    path: str, source: str, config: Config, disabled: frozenset[str] = frozenset(), external: dict | None = None
+) -> FileReport:
+    """Lint one file's text. `external`: name -> ExternalUse, the losses other files of the run
+    import from this one and give to compile."""
     report = FileReport(path)
     enabled = config.enabled_codes() - disabled
     suppressions = suppression.parse(source)
@@ -122,6 +128,7 @@ def lint_source(path: str, source: str, config: Config, disabled: frozenset[str]
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report
         ctx = FileContext.from_module(path, source, module)
+        ctx.external = external or {}
         try:
             ctx.index  # noqa: B018 - discovery runs once, before the rules that share it
         except RecursionError:
@@ -131,6 +138,9 @@ def lint_source(path: str, source: str, config: Config, disabled: frozenset[str]
             report.errors.append(f"{path}: internal error in loss discovery: {type(error).__name__}: {error}")
             return report
         report.compiles_model = bool(ctx.index.compile_calls)
+        report.imported_losses = [
+            (module_name, name, factory, *ctx.start(call)) for module_name, name, factory, call in ctx.index.imported_losses
+        ]
         for rule in registry.ALL_RULES:
             if rule.static_check is None or rule.code not in enabled:
                 continue
@@ -178,7 +188,9 @@ def read_file(path: Path, display: str) -> bytes | FileReport:
         return report
 
 
-def lint_bytes(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
+def lint_bytes(
+    display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset(), external: dict | None = None
+) -> FileReport:
     if display.endswith(".ipynb"):
         return lint_notebook(display, data, config, disabled)
     source = decode(display, data)
@@ -187,4 +199,4 @@ def lint_bytes(display: str, data: bytes, config: Config, disabled: frozenset[st
         if source.code in config.enabled_codes() - disabled:
             report.findings.append(source)
         return report
-    return lint_source(display, source, config, disabled)
+    return lint_source(display, source, config, disabled, external)

@@ -58,6 +58,7 @@ class ScopeIndex:
 
     def __init__(self, module: cst.Module) -> None:
         self.scope_of: dict[cst.Name, Scope] = {}
+        self.star_imports: list[str] = []  # modules of `from module import *`
         root = Scope(module, None)
         stack: list[tuple[cst.CSTNode, Scope]] = [(module, root)]
         while stack:
@@ -109,9 +110,10 @@ class ScopeIndex:
                     scope.bind(top, Binding(alias, qualified=top))
             return []
         if isinstance(node, cst.ImportFrom):
-            if isinstance(node.names, cst.ImportStar):
-                return []
             module = "." * len(node.relative) + (_dotted(node.module) or "" if node.module else "")
+            if isinstance(node.names, cst.ImportStar):
+                self.star_imports.append(module)
+                return []
             for alias in node.names:
                 name = _dotted(alias.name) or ""
                 local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
