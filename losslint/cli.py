@@ -19,6 +19,8 @@ import click
 from losslint import __version__, registry
 from losslint.config import Config, ConfigError, find_config_file, load, merged, parse_size
 from losslint.dynamic.runner import DynamicOptions
+from losslint.fixes.engine import fix_paths
+from losslint.fixes.engine import write as write_fixes
 from losslint.reporters import FORMATS, github, json_format, sarif, text
 from losslint.runner import RunResult, run
 
@@ -83,6 +85,8 @@ def cli() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=0), help="Processes for the static pass and scripts run in parallel by the dynamic pass (0, the default: one per core).")
 @click.option("-v", "--verbose", is_flag=True, help="Show the scripts' own output and timings from the dynamic pass.")
 @click.option("--no-cache", is_flag=True, help="Lint every file again instead of reusing the results in .losslint_cache/.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes (static pass only) to the files, then report what remains. With `-`, print the fixed source.")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the safe fixes as a unified diff and write nothing; exit 1 when there is something to fix.")
 def check(
     paths: tuple[str, ...],
     select: tuple[str, ...],
@@ -107,6 +111,8 @@ def check(
     jobs: int | None,
     verbose: bool,
     no_cache: bool,
+    fix: bool,
+    show_diff: bool,
 ) -> None:
     """Lint training scripts: files, folders (recursive *.py) or `-` for standard input."""
     targets = list(paths) or ["."]
@@ -127,6 +133,11 @@ def check(
     stdin = None
     if "-" in targets:
         stdin = (stdin_filename or "<stdin>", sys.stdin.buffer.read())  # click.get_binary_stream is deprecated
+    if fix or show_diff:
+        if dynamic:
+            _fail(f"{'--diff' if show_diff else '--fix'} applies the static pass's fixes only: it cannot run with --dynamic")
+        fix_jobs = jobs if jobs is not None else int(config.probe.get("jobs", 0))
+        _fix(targets, config, stdin, show_diff, output_format, output_file, quiet, no_color, statistics, exit_zero, fix_jobs, no_cache)
     options = None
     if dynamic if dynamic is not None else config.dynamic:
         options = _dynamic_options(config, timeout, max_memory, device, no_stub_data, script_args, jobs)
@@ -145,6 +156,47 @@ def check(
     for error in result.errors:
         click.echo(f"losslint: error: {error}", err=True)
     if result.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
+
+
+def _findings(count: int) -> str:
+    return f"{count} finding{'' if count == 1 else 's'}"
+
+
+def _fix(
+    targets: list[str], config: Config, stdin: tuple[str, bytes] | None, diff_only: bool, output_format: str,
+    output_file: str | None, quiet: bool, no_color: bool, statistics: bool, exit_zero: bool, jobs: int, no_cache: bool,
+) -> None:
+    """`--diff`: the fixes as a unified diff, nothing written (exit 1 when there are some).
+    `--fix`: write them, lint again and report what remains (`-`: the fixed source on stdout,
+    the report on stderr). The dynamic pass never runs (also when the configuration asks)."""
+    outcome = fix_paths(targets, config, stdin)
+    if diff_only:
+        for file in outcome.changed:
+            click.echo(file.diff(), nl=False)
+        if outcome.changed and not quiet:
+            click.echo(f"Would fix {_findings(outcome.fixed_findings)}", err=True)
+        for error in outcome.errors:
+            click.echo(f"losslint: error: {error}", err=True)
+        sys.exit(EXIT_ERROR if outcome.errors else EXIT_FINDINGS if outcome.changed else EXIT_OK)
+    errors = write_fixes(outcome)
+    fixed_stdin = outcome.stdin
+    relint = (fixed_stdin.path, fixed_stdin.fixed_bytes()) if fixed_stdin is not None else None
+    result = run(targets, config, relint, None, jobs=jobs, no_cache=no_cache)
+    if fixed_stdin is not None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(fixed_stdin.fixed_bytes())
+        sys.stdout.buffer.flush()
+    _report(result, output_format, output_file, quiet, no_color, statistics, to_stderr=fixed_stdin is not None)
+    if not quiet:
+        click.echo(f"Fixed {_findings(outcome.fixed_findings)} ({len(result.findings)} remaining)", err=True)
+    for note in result.notes:
+        click.echo(f"losslint: {note}", err=True)
+    errors = list(dict.fromkeys(result.errors + outcome.fix_errors + errors))
+    for error in errors:
+        click.echo(f"losslint: error: {error}", err=True)
+    if errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
 
@@ -184,7 +236,10 @@ def _load_config(targets: list[str], config_path: str | None, isolated: bool, st
     raise AssertionError("unreachable")
 
 
-def _report(result: RunResult, output_format: str, output_file: str | None, quiet: bool, no_color: bool, statistics: bool) -> None:
+def _report(
+    result: RunResult, output_format: str, output_file: str | None, quiet: bool, no_color: bool, statistics: bool,
+    to_stderr: bool = False,
+) -> None:
     if statistics and output_format == "text":
         body = text.statistics(result.findings)
     elif output_format == "json":
@@ -194,7 +249,7 @@ def _report(result: RunResult, output_format: str, output_file: str | None, quie
     elif output_format == "github":
         body = github.render(result.findings)
     else:
-        colour = _use_colour(no_color, output_file)
+        colour = _use_colour(no_color or to_stderr, output_file)
         body = text.render(
             result.findings, result.files_checked, result.sources,
             colour=colour, show_source=not quiet, show_summary=not quiet,
@@ -204,6 +259,8 @@ def _report(result: RunResult, output_format: str, output_file: str | None, quie
             Path(output_file).write_text(body, encoding="utf-8")
         except OSError as error:
             _fail(f"cannot write {output_file}: {error.strerror}")
+    elif to_stderr:  # `--fix -`: standard output carries the fixed source
+        click.echo(body, nl=False, err=True, color=False)
     else:
         click.echo(body, nl=False, color=_use_colour(no_color, None) if output_format == "text" else False)
 
