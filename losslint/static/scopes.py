@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from losslint.static.tree import children
+from losslint.static.tree import children, dotted
 
 
 @dataclass
@@ -32,15 +32,6 @@ class Scope:
 
     def bind(self, name: str, binding: Binding) -> None:
         self.names.setdefault(name, []).append(binding)
-
-
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
-    return None
 
 
 def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
@@ -102,7 +93,7 @@ class ScopeIndex:
             return outer + [(node.body, inner)]
         if isinstance(node, cst.Import):
             for alias in node.names:
-                full = _dotted(alias.name) or ""
+                full = dotted(alias.name) or ""
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
                     scope.bind(alias.asname.name.value, Binding(alias, qualified=full))
                 else:
@@ -110,12 +101,12 @@ class ScopeIndex:
                     scope.bind(top, Binding(alias, qualified=top))
             return []
         if isinstance(node, cst.ImportFrom):
-            module = "." * len(node.relative) + (_dotted(node.module) or "" if node.module else "")
+            module = "." * len(node.relative) + (dotted(node.module) or "" if node.module else "")
             if isinstance(node.names, cst.ImportStar):
                 self.star_imports.append(module)
                 return []
             for alias in node.names:
-                name = _dotted(alias.name) or ""
+                name = dotted(alias.name) or ""
                 local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
                 scope.bind(local, Binding(alias, qualified=f"{module}.{name}" if module else name))
             return []
