@@ -20,7 +20,7 @@ class Collected:
 def display_path(path: Path) -> str:
     """Relative to the working directory when below it (as ruff prints paths), else as given."""
     try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(os.getcwd()).as_posix()
     except ValueError:
         return str(path)
 
@@ -39,7 +39,7 @@ def collect(paths: list[str], config: Config) -> Collected:
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        key = Path(os.path.abspath(path))
         if key not in seen:
             seen.add(key)
             out.files.append(path)
