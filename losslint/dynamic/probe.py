@@ -1252,8 +1252,9 @@ class _ModelProbe:
         try:
             total2, _, _ = _value_and_grad(
                 path,
-                tf.constant(_tile(target, double).astype(np.float32)),
-                tf.constant(_tile(pair.output.values, double)),
+                # the same `size` rows twice: only the batch size changes
+                tf.constant(_tile(_tile(target, size), double).astype(np.float32)),
+                tf.constant(_tile(_tile(pair.output.values, size), double)),
                 gradient=False,
             )
         except Exception:  # noqa: BLE001 - e.g. a fixed batch size: reported elsewhere

@@ -70,6 +70,7 @@ RULE = Rule(
     name="batched-dot",
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC),
+    dynamic=True,
     summary="`K.dot`/`tensordot` on two rank >= 3 tensors where a per-sample matmul is meant.",
     static_check=check,
 )

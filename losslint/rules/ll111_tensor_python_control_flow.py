@@ -1,9 +1,154 @@
-"""LL111 tensor-python-control-flow: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL111-tensor-python-control-flow.md)."""
+"""LL111 tensor-python-control-flow: Python control flow on a tensor inside a loss or a layer's
+`call` (keras3-facts.md case 12). Keras 3 does not AutoGraph-convert them, so the symbolic tensor
+meets Python's `bool()` or `iter()`. The dynamic pass (losslint/dynamic/probe.py) reports the
+failure it measures at the same line."""
 
 from __future__ import annotations
 
-from losslint.findings import Pass, Severity
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
+from losslint.static.context import FileContext, code_of, walk
+from losslint.static.dataflow import TENSOR, Analysis, analyse, autographed, runs_on_tensors
+from losslint.static.discovery import TensorFunction
+
+_BOOL_FIX = (
+    "write the branch as a tensor operation: `keras.ops.where(cond, a, b)` / `tf.where`, or "
+    "`keras.ops.cond` / `tf.cond` (`keras.ops.logical_and`/`logical_or`/`logical_not` for "
+    "and/or/not)"
+)
+_ITER_FIX = (
+    "vectorise the loop, iterate over a Python `range(...)` of a static size, or use "
+    "`keras.ops.fori_loop` / `tf.while_loop` / `tf.map_fn`"
+)
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for function in ctx.index.tensor_functions:
+        if autographed(ctx, function) or not runs_on_tensors(ctx, function):
+            continue
+        loose = function.kind == "loss" and function.origin in ("train_step", "signature")
+        analysis = analyse(ctx, function, loose_roots=loose)
+        yield from _check_function(ctx, function, analysis)
+
+
+def _check_function(ctx: FileContext, function: TensorFunction, analysis: Analysis) -> Iterator[Finding]:
+    where = _where(function)
+    covered: list[cst.CSTNode] = []
+    tests = {id(t) for t in analysis.bool_tests}
+
+    def is_covered(node: cst.CSTNode) -> bool:
+        return any(ctx.is_within(node, c) for c in covered)
+
+    for test in analysis.bool_tests:
+        offending = _offending(analysis, test)
+        if offending is None or is_covered(test):
+            continue
+        covered.append(test)
+        statement = _statement_word(ctx, test)
+        yield ctx.finding(
+            RULE,
+            test,
+            f"Python `{statement}` on `{code_of(offending, 50)}`, a tensor computed from "
+            f"{analysis.names_for(analysis.value(offending).roles)}, in {where}: "
+            f"{_consequence(function, 'bool')}",
+            _BOOL_FIX,
+            scope=function.node,
+        )
+    for node in walk(function.node.body):
+        if id(node) in tests or is_covered(node):
+            continue
+        offending = None
+        word = ""
+        if isinstance(node, cst.BooleanOperation):
+            offending = _offending(analysis, node.left)
+            word = "and" if isinstance(node.operator, cst.And) else "or"
+        elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            offending = _offending(analysis, node.expression)
+            word = "not"
+        elif isinstance(node, cst.Comparison) and len(node.comparisons) > 1:
+            if analysis.value(node).kind == TENSOR and analysis.value(node).roles:
+                offending, word = node, "chained comparison"
+        if offending is None:
+            continue
+        covered.append(node)
+        yield ctx.finding(
+            RULE,
+            node,
+            f"Python `{word}` on `{code_of(offending, 50)}`, a tensor computed from "
+            f"{analysis.names_for(analysis.value(offending).roles)}, in {where}: "
+            f"{_consequence(function, 'bool')}",
+            _BOOL_FIX,
+            scope=function.node,
+        )
+    for iterated in analysis.iterations:
+        value = analysis.value(iterated)
+        if value.kind != TENSOR or is_covered(iterated):
+            continue
+        covered.append(iterated)
+        origin = f", computed from {analysis.names_for(value.roles)}" if value.roles else ""
+        yield ctx.finding(
+            RULE,
+            iterated,
+            f"Python `for` over `{code_of(iterated, 50)}`, a tensor{origin}, in {where}: "
+            f"{_consequence(function, 'iter')}",
+            _ITER_FIX,
+            scope=function.node,
+        )
+
+
+def _offending(analysis: Analysis, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The part of a truth-tested expression that is a tensor computed from a tracked value."""
+    if isinstance(expr, cst.BooleanOperation):
+        return _offending(analysis, expr.left) or _offending(analysis, expr.right)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        return _offending(analysis, expr.expression)
+    value = analysis.value(expr)
+    if value.kind == TENSOR and value.roles:
+        return expr
+    return None
+
+
+def _statement_word(ctx: FileContext, test: cst.CSTNode) -> str:
+    parent = ctx.parents.get(test)
+    if isinstance(parent, cst.If):
+        return "if"
+    if isinstance(parent, cst.While):
+        return "while"
+    if isinstance(parent, cst.IfExp):
+        return "... if ... else"
+    if isinstance(parent, cst.CompIf):
+        return "if (in a comprehension)"
+    if isinstance(parent, cst.Assert):
+        return "assert"
+    return "if"
+
+
+def _where(function: TensorFunction) -> str:
+    if function.kind == "loss":
+        return f"loss `{function.name}`"
+    if function.origin == "lambda":
+        return f"Lambda layer function `{function.name}`"
+    return f"layer `{function.name}`"
+
+
+def _consequence(function: TensorFunction, what: str) -> str:
+    error = (
+        "'Using a symbolic `tf.Tensor` as a Python `bool` is not allowed'" if what == "bool"
+        else "'Iterating over a symbolic `tf.Tensor` is not allowed'"
+    )
+    if function.kind == "loss":
+        when = "Keras 3 does not AutoGraph-convert losses, so fit fails while tracing the step"
+    else:
+        when = (
+            "Keras 3 does not AutoGraph-convert layers, so building the model (the first call "
+            "on a symbolic input) fails"
+        )
+    return f"{when} with OperatorNotAllowedInGraphError {error} (tf.keras 2 converted it and trained)"
+
 
 RULE = Rule(
     code="LL111",
@@ -12,4 +157,5 @@ RULE = Rule(
     passes=(Pass.STATIC, Pass.DYNAMIC,),
     dynamic=True,
     summary="A Python if/while/for/and/or/not on a tensor inside a loss or a layer's call.",
+    static_check=check,
 )

@@ -1,9 +1,73 @@
-"""LL209 unbounded-loss: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL209-unbounded-loss.md)."""
+"""LL209 unbounded-loss: the loss is not bounded below in y_pred (seed 001's `y_true - y_pred`).
+The dynamic pass (losslint/dynamic/probe.py) measures the loss falling without limit along its
+negative gradient."""
 
 from __future__ import annotations
 
-from losslint.findings import Pass, Severity
+import re
+from collections.abc import Iterator
+
+import libcst as cst
+
+from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
+from losslint.static.context import FileContext, code_of, walk
+from losslint.static.dataflow import PREDICTION, TARGET, Analysis, analyse, runs_on_tensors, trained_loss
+from losslint.static.discovery import TensorFunction, int_value
+
+# Losses that are linear in y_pred on purpose, where the model's output or a constraint bounds
+# them: Wasserstein critics (`mean(y_true * y_pred)` with weight clipping or a gradient penalty),
+# policy-gradient and actor losses (advantage * log-probability, or the critic's gradient fed
+# as y_true), trading objectives on bounded positions, and negative log-likelihoods of a
+# log-probability output.
+_LINEAR_ON_PURPOSE = re.compile(
+    r"(?i)wasserstein|wgan|critic|earth_?mover|(^|_)emd($|_)|policy|actor|ddpg|reinforce|advantage|"
+    r"reward|profit|sharpe|portfolio|pnl|(^|_)pg($|_)|nll|likelihood|log_?prob"
+)
+
+
+def check(ctx: FileContext) -> Iterator[Finding]:
+    for loss in ctx.index.losses:
+        if not trained_loss(ctx, loss) or not runs_on_tensors(ctx, loss):
+            continue
+        if _LINEAR_ON_PURPOSE.search(loss.name.rsplit(".", 1)[-1]):
+            continue
+        if _indexes_batch_axis(loss):
+            continue  # LL102 reports it: the value is not what the author meant to compute
+        analysis = analyse(ctx, loss)
+        for expr, value in analysis.returns:
+            if not value.linear or not {TARGET, PREDICTION} <= value.roles:
+                continue
+            names = analysis.names_for({TARGET, PREDICTION})
+            yield ctx.finding(
+                RULE,
+                expr,
+                f"loss `{loss.name}` returns `{code_of(expr, 50)}`, a signed difference or product of "
+                f"{names} with no square, abs, log or maximum around it: it has no minimum, so "
+                "Keras 3 trains silently while the loss falls below zero without limit and the "
+                "predictions drift to infinity",
+                "use a loss with its minimum at y_pred == y_true: "
+                f"`keras.ops.mean(keras.ops.square({_difference(analysis)}), axis=-1)` (or abs, "
+                "or a crossentropy for labels)",
+                scope=loss.node,
+                related=tuple(ctx.related(c, "loss given to compile here") for c in loss.compile_calls),
+            )
+
+
+def _indexes_batch_axis(loss: TensorFunction) -> bool:
+    """`y_true[0]`-style integer indexing of a tracked tensor (LL102) anywhere in the loss."""
+    for node in walk(loss.node.body):
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value in loss.tracked:
+            first = node.slice[0].slice if node.slice else None
+            if isinstance(first, cst.Index) and int_value(first.value) is not None:
+                return True
+    return False
+
+
+def _difference(analysis: Analysis) -> str:
+    by_role = {role: name for name, role in analysis.roots.items()}
+    return f"{by_role.get(TARGET, 'y_true')} - {by_role.get(PREDICTION, 'y_pred')}"
+
 
 RULE = Rule(
     code="LL209",
@@ -12,4 +76,5 @@ RULE = Rule(
     passes=(Pass.STATIC, Pass.DYNAMIC,),
     dynamic=True,
     summary="The loss is not bounded below in y_pred (e.g. y_true - y_pred).",
+    static_check=check,
 )
