@@ -32,7 +32,7 @@ def fixes(ctx: FileContext) -> Iterator[Fix]:
     metrics = ctx.index.metric_classes
     if not metrics:
         return
-    references = [n for n in walk(ctx.module) if isinstance(n, cst.Attribute) and n.attr.value == OLD]
+    references = [n for n in ctx.nodes if isinstance(n, cst.Attribute) and n.attr.value == OLD]
     if any(_inside_any(ctx, ref, metrics) for ref in references):
         return
     called_on = {cls for ref in references for cls in classes_instantiated(ctx, ref.value)}

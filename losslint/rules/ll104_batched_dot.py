@@ -16,7 +16,7 @@ _DOTS = frozenset({"dot", "tensordot"})
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     owners = {id(f.node): f for f in ctx.index.tensor_functions}
-    for node in walk(ctx.module):
+    for node in ctx.nodes:
         if not isinstance(node, cst.Call):
             continue
         api = ctx.call_api(node)

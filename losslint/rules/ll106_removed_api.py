@@ -173,7 +173,7 @@ _OPTIMIZERS = frozenset(
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for node in walk(ctx.module):
+    for node in ctx.nodes:
         if isinstance(node, (cst.Import, cst.ImportFrom)):
             yield from _check_import(ctx, node)
         elif isinstance(node, (cst.Name, cst.Attribute)):

@@ -40,7 +40,7 @@ _FIX_DROPPED = (
 def check(ctx: FileContext) -> Iterator[Finding]:
     if "add_loss" not in ctx.source:
         return
-    for node in walk(ctx.module):
+    for node in ctx.nodes:
         if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
             continue
         if node.func.attr.value != "add_loss" or not isinstance(node.func.value, cst.Name):

@@ -47,7 +47,7 @@ class _Custom:
 def check(ctx: FileContext) -> Iterator[Finding]:
     if "load_model" not in ctx.source or "get_custom_objects" in ctx.source:
         return
-    loads = [node for node in walk(ctx.module) if isinstance(node, cst.Call) and _is_loader(ctx, node)]
+    loads = [node for node in ctx.nodes if isinstance(node, cst.Call) and _is_loader(ctx, node)]
     if not loads:
         return
     customs = _customs(ctx)
@@ -150,7 +150,7 @@ def _registered_by_call(ctx: FileContext) -> set[str]:
     found: set[str] = set()
     if "register" not in ctx.source:
         return found
-    for node in walk(ctx.module):
+    for node in ctx.nodes:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Call) and node.args:
             if "register" in (dotted(node.func.func) or "").lower() and isinstance(node.args[0].value, cst.Name):
                 found.add(node.args[0].value.value)
@@ -184,7 +184,7 @@ def _customs(ctx: FileContext) -> list[_Custom]:
                     add("metric", cls, True, call)
     classes = ctx.index.layer_classes | ctx.index.model_classes
     if classes:
-        for node in walk(ctx.module):
+        for node in ctx.nodes:
             if isinstance(node, cst.Call) and isinstance(node.func, cst.Name):
                 cls = in_file_class(ctx, node.func)
                 if cls is not None and cls in classes:

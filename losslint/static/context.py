@@ -44,15 +44,28 @@ class FileContext:
         return dict(self._wrapper.resolve(PositionProvider))
 
     @cached_property
-    def parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
+    def _tree(self) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
+        """Every syntactic node in source order, and each one's parent, in one walk."""
+        nodes: list[cst.CSTNode] = []
         parents: dict[cst.CSTNode, cst.CSTNode] = {}
         stack: list[cst.CSTNode] = [self.module]
         while stack:
             node = stack.pop()
-            for child in children(node):
+            nodes.append(node)
+            kids = children(node)
+            for child in kids:
                 parents[child] = node
-                stack.append(child)
-        return parents
+            stack.extend(reversed(kids))
+        return nodes, parents
+
+    @property
+    def nodes(self) -> list[cst.CSTNode]:
+        """The whole module's nodes, pre-order (what `walk(ctx.module)` yields), computed once."""
+        return self._tree[0]
+
+    @property
+    def parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
+        return self._tree[1]
 
     @cached_property
     def names(self) -> ScopeIndex:

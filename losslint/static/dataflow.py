@@ -786,7 +786,7 @@ def _used_as_a_value(ctx: FileContext, fn: cst.CSTNode, name: str) -> bool:
     """The function is passed somewhere by name (`Wrapper(fn)`, `self.f = self.fn`), other than
     as compile's loss: its role there is not visible."""
     loss_args = [arg for call in ctx.index.compile_calls if (arg := compile_loss_arg(call)) is not None]
-    for node in walk(ctx.module):
+    for node in ctx.nodes:
         if isinstance(node, cst.Name) and node.value == name:
             ref: cst.CSTNode = node
             parent = ctx.parents.get(node)
@@ -834,7 +834,7 @@ def autographed(ctx: FileContext, function: TensorFunction) -> bool:
     if function.kind != "loss" or function.origin not in ("train_step", "signature"):
         return False
     name = function.name.rsplit(".", 1)[-1]
-    for call in walk(ctx.module):
+    for call in ctx.nodes:
         if not isinstance(call, cst.Call):
             continue
         callee = call.func.attr if isinstance(call.func, cst.Attribute) else call.func

@@ -298,7 +298,7 @@ class _Builder:
     def build(self) -> ProgramIndex:
         ctx, index = self.ctx, self.index
         functions: list[cst.FunctionDef] = []
-        for node in walk(ctx.module):
+        for node in ctx.nodes:
             if isinstance(node, cst.ClassDef):
                 kind = self.class_kind(node)
                 {"loss": index.loss_classes, "layer": index.layer_classes,
