@@ -39,22 +39,15 @@ _RESHAPE = frozenset({"reshape"})
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for call in ctx.index.compile_calls:
-        receiver = compile_receiver(call)
-        if receiver is None:
-            continue
-        model = model_of(ctx, receiver)
-        if model is None or model.kind != "functional" or model.outputs is None or model.own_step:
-            continue
-        yield from _check_compile(ctx, call, model, receiver_text(receiver))
-    for call in ctx.index.fit_calls:
-        receiver = compile_receiver(call)
-        if receiver is None:
-            continue
-        model = model_of(ctx, receiver)
-        if model is None or model.kind != "functional" or model.outputs is None or model.own_step:
-            continue
-        yield from _check_fit(ctx, call, model, receiver_text(receiver))
+    for calls, check_call in ((ctx.index.compile_calls, _check_compile), (ctx.index.fit_calls, _check_fit)):
+        for call in calls:
+            receiver = compile_receiver(call)
+            if receiver is None:
+                continue
+            model = model_of(ctx, receiver)
+            if model is None or model.kind != "functional" or model.outputs is None or model.own_step:
+                continue
+            yield from check_call(ctx, call, model, receiver_text(receiver))
 
 
 def _names(ctx: FileContext, model: Model) -> list[str] | None:
