@@ -43,7 +43,8 @@ class Finding:
     fix: str
     pass_: Pass = Pass.STATIC
     related: tuple[RelatedLocation, ...] = ()
-    # The `def` line of the loss the finding sits in: a suppression comment there also counts.
+    # The first line of the loss `def` or the compile call the finding sits in: a suppression
+    # comment there also counts, and the dynamic pass reports the same problem there.
     scope_line: int | None = field(default=None, compare=False)
     # In a notebook: the code cell (1-based), `line` counts within it, and `file_line` is the
     # line of the .ipynb file (for SARIF and GitHub annotations).

@@ -4,11 +4,12 @@ dynamic findings obey suppression comments and the selection."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from losslint.config import Config
 from losslint.dynamic.runner import merge
-from losslint.findings import Finding, Pass, Severity
+from losslint.findings import Finding, Pass, RelatedLocation, Severity
 from losslint.runner import _reported
 
 
@@ -29,6 +30,49 @@ def test_dynamic_evidence_replaces_the_static_twin_keeping_its_span() -> None:
 def test_two_static_findings_on_one_line_are_not_lost() -> None:
     static = [finding("LL106", 5, 1, "a", Pass.STATIC), finding("LL106", 5, 20, "b", Pass.STATIC)]
     assert len(merge(static, [])) == 2
+
+
+def test_dynamic_finding_at_the_loss_def_merges_into_the_static_expression() -> None:
+    """The dynamic pass knows the loss, the static pass the expression in it: one finding."""
+    static = [dataclasses.replace(finding("LL110", 16, 12, "static", Pass.STATIC), scope_line=15)]
+    merged = merge(static, [finding("LL110", 15, 1, "measured scalar", Pass.DYNAMIC)])
+    assert [(f.line, f.column, f.message) for f in merged] == [(16, 12, "measured scalar")]
+
+
+def test_dynamic_finding_at_compile_merges_into_one_static_key() -> None:
+    """A compile call's dict keys: the first static key takes the measured message, the others stay."""
+    static = [
+        dataclasses.replace(finding("LL203", line, 27, "static", Pass.STATIC), scope_line=21) for line in (23, 24)
+    ]
+    merged = merge(static, [finding("LL203", 21, 1, "measured", Pass.DYNAMIC)])
+    assert sorted((f.line, f.message) for f in merged) == [(23, "measured"), (24, "static")]
+
+
+def test_dynamic_finding_matches_a_static_related_location() -> None:
+    related = (RelatedLocation("train.py", 30, 1, "loss given to compile here"),)
+    static = [dataclasses.replace(finding("LL204", 12, 9, "static", Pass.STATIC), related=related)]
+    merged = merge(static, [finding("LL204", 30, 1, "measured", Pass.DYNAMIC)])
+    assert [(f.line, f.message) for f in merged] == [(12, "measured")]
+
+
+def test_unrelated_lines_of_one_code_stay_apart() -> None:
+    static = [dataclasses.replace(finding("LL110", 40, 12, "static", Pass.STATIC), scope_line=39)]
+    merged = merge(static, [finding("LL110", 15, 1, "measured", Pass.DYNAMIC)])
+    assert sorted(f.line for f in merged) == [15, 40]
+
+
+def test_a_crash_on_the_line_of_a_static_error_becomes_its_evidence() -> None:
+    static = [finding("LL108", 20, 21, "np.mean on a tensor", Pass.STATIC)]
+    crash = finding("LL206", 20, 5, "NotImplementedError: Cannot convert a symbolic tf.Tensor", Pass.DYNAMIC)
+    merged = merge(static, [crash])
+    assert len(merged) == 1 and merged[0].code == "LL108" and merged[0].column == 21
+    assert "Cannot convert a symbolic" in merged[0].message
+
+
+def test_a_crash_elsewhere_is_kept() -> None:
+    static = [finding("LL108", 20, 21, "np.mean", Pass.STATIC)]
+    merged = merge(static, [finding("LL206", 22, 5, "crash", Pass.DYNAMIC)])
+    assert sorted(f.code for f in merged) == ["LL108", "LL206"]
 
 
 def test_ll301_dropped_only_where_measured_consistent() -> None:

@@ -129,6 +129,21 @@ def test_reshape_of_an_alias_and_not_of_other_tensors() -> None:
     assert codes_at(source) == [(5, "LL101")]
 
 
+@pytest.mark.parametrize(
+    "shape", ["[-1]", "(-1,)", "-1", "[-1, 1]", "(-1, 1, 1)", "tf.shape(y_pred)", "y_pred.shape", "ops.shape(y_pred)"],
+)
+def test_reshapes_that_only_align_are_not_reported(shape: str) -> None:
+    """Flattening sparse labels before one_hot, or giving y_true y_pred's shape: no new layout."""
+    source = f"""
+        import tensorflow as tf
+        from keras import ops
+        def loss(y_true, y_pred):
+            labels = tf.reshape(y_true, {shape})
+            return tf.keras.losses.categorical_crossentropy(tf.one_hot(tf.cast(labels, tf.int32), 3), y_pred)
+    """
+    assert codes_at(source) == []
+
+
 def test_reshape_message_names_tensor_and_shape() -> None:
     source = "import tensorflow as tf\ndef l_1(true, pred):\n    pred = tf.reshape(pred, (-1, 5, 7))\n    return pred\n"
     (message,) = messages(source)

@@ -1210,7 +1210,9 @@ class _ModelProbe:
         elif per_sample and per_p is not None and not _close(per_p, per[shift]):
             evidence.append("permuting the samples of the batch does not permute the per-sample losses: they depend "
                             "on the samples' positions")
-        mixed = _cross_dependence(path, y_true, y_pred, per_sample, n)
+        # A loss that returns one scalar for the batch may mix samples by design (batch Dice,
+        # in-batch negatives, correlation losses): only positional evidence counts there.
+        mixed = _cross_dependence(path, y_true, y_pred, n) if per_sample else None
         if mixed:
             evidence.append(mixed)
         indexes = trace.batch_indexes(ops)
@@ -1283,8 +1285,19 @@ class _ModelProbe:
             )
 
     def _check_unbounded(self, pair, info, path, y_true, y_pred, total, grad) -> None:
-        """LL209: the loss keeps falling, without limit, along its negative gradient."""
+        """LL209: the loss keeps falling, without limit, along its negative gradient. Not where
+        the output is squashed into a bounded range (softmax, sigmoid, tanh: the model cannot
+        follow y_pred to infinity), nor for a loss that ignores y_true (`lambda y_true, y_pred:
+        y_pred`: the model's output is itself the loss, and a dummy target is passed)."""
         if grad is None or not np.any(grad):
+            return
+        if _final_activation(pair.output.layer)[0] in _BOUNDED_ACTIVATIONS:
+            return
+        try:
+            other, _, _ = _value_and_grad(path, tf.reverse(y_true, [0]) * 0.5 + 1.0, y_pred, gradient=False)
+        except Exception:  # noqa: BLE001
+            other = None
+        if other is not None and np.isfinite(other) and np.isclose(other, total, rtol=1e-6, atol=1e-9):
             return
         direction = grad / float(np.max(np.abs(grad)))
         values = [total]
@@ -1470,59 +1483,37 @@ def _value_and_grad(
     )
 
 
-def _cross_dependence(path: Callable, y_true: Any, y_pred: Any, per_sample: bool, n: int) -> str | None:
+def _cross_dependence(path: Callable, y_true: Any, y_pred: Any, n: int) -> str | None:
     """Which samples' loss depends on other samples' predictions or targets: the Jacobian of
-    the per-sample losses, or for a scalar loss the cross blocks of its Hessian (sample i's
-    gradient must not change with sample j's prediction/target)."""
+    the per-sample losses."""
     y_true = tf.convert_to_tensor(y_true)
     y_pred = tf.convert_to_tensor(y_pred)
     pred_links: dict[int, set[int]] = {}
     true_links: dict[int, set[int]] = {}
     try:
-        if per_sample:
-            with tf.GradientTape(persistent=True) as tape:
-                tape.watch([y_true, y_pred])
-                _, per = path(y_true, y_pred)
-                rows = tf.reduce_sum(tf.reshape(tf.cast(per, tf.float32), [n, -1]), axis=1)
-                terms = [rows[i] for i in range(n)]
-            for i in range(n):
-                for links, wrt in ((pred_links, y_pred), (true_links, y_true)):
-                    g = tape.gradient(terms[i], wrt)
-                    if g is not None:
-                        links[i] = _other_rows(np.asarray(g), i)
-            del tape
-        else:
-            rng = np.random.default_rng(1)
-            for i in range(n):
-                u = np.zeros(y_pred.shape, np.float32)
-                u[i] = rng.standard_normal(y_pred.shape[1:])
-                with tf.GradientTape(persistent=True) as outer:
-                    outer.watch([y_true, y_pred])
-                    with tf.GradientTape() as inner:
-                        inner.watch(y_pred)
-                        total, _ = path(y_true, y_pred)
-                    g = inner.gradient(total, y_pred)
-                    if g is None:
-                        return None
-                    gu = tf.reduce_sum(g * u)
-                for links, wrt in ((pred_links, y_pred), (true_links, y_true)):
-                    h = outer.gradient(gu, wrt)
-                    if h is not None:
-                        links[i] = _other_rows(np.asarray(h), i)
-                del outer
-    except Exception:  # noqa: BLE001 - e.g. ops without second derivatives
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([y_true, y_pred])
+            _, per = path(y_true, y_pred)
+            rows = tf.reduce_sum(tf.reshape(tf.cast(per, tf.float32), [n, -1]), axis=1)
+            terms = [rows[i] for i in range(n)]
+        for i in range(n):
+            for links, wrt in ((pred_links, y_pred), (true_links, y_true)):
+                g = tape.gradient(terms[i], wrt)
+                if g is not None:
+                    links[i] = _other_rows(np.asarray(g), i)
+        del tape
+    except Exception:  # noqa: BLE001 - e.g. ops without a gradient
         return None
     parts = []
     for links, what in ((pred_links, "predictions"), (true_links, "targets")):
         pairs = {i: js for i, js in links.items() if js}
         if not pairs:
             continue
-        subject = "loss" if per_sample else "gradient"
         if len(pairs) == n and all(len(js) == n - 1 for js in pairs.values()):
-            parts.append(f"every sample's {subject} depends on the {what} of every other sample (batch of {n})")
+            parts.append(f"every sample's loss depends on the {what} of every other sample (batch of {n})")
         else:
             shown = ", ".join(f"sample {i} on {_and([str(j) for j in sorted(js)])}" for i, js in sorted(pairs.items())[:4])
-            parts.append(f"the {subject} depends on other samples' {what}: {shown}")
+            parts.append(f"the loss depends on other samples' {what}: {shown}")
     return "; ".join(parts) or None
 
 
@@ -1689,6 +1680,9 @@ def _one_hot(y: np.ndarray) -> bool:
 _SHAPE_ONLY_LAYERS = ("Reshape", "Flatten", "Permute", "Lambda", "RepeatVector", "Cropping1D")
 
 
+_BOUNDED_ACTIVATIONS = frozenset({"softmax", "sigmoid", "tanh", "hard_sigmoid", "softsign", "hard_tanh"})
+
+
 def _final_activation(layer: Any) -> tuple[str | None, list[str]]:
     """The activation that produces an output ('softmax', 'sigmoid', 'linear'), looking back
     through shape-only layers (named in the second value)."""
@@ -1702,7 +1696,7 @@ def _final_activation(layer: Any) -> tuple[str | None, list[str]]:
         if kind == "Activation" or hasattr(layer, "activation"):
             activation = getattr(layer, "activation", None)
             name = getattr(activation, "__name__", None) or str(activation)
-            if name in ("softmax", "sigmoid", "linear"):
+            if name in ("softmax", "sigmoid", "linear") or name in _BOUNDED_ACTIVATIONS:
                 return name, through
             return None, through
         if kind not in _SHAPE_ONLY_LAYERS:

@@ -215,24 +215,50 @@ def run_scripts(scripts: list[tuple[Path, str]], options: DynamicOptions) -> lis
 
 
 def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[tuple[str, int]] = frozenset()) -> list[Finding]:
-    """One finding per code and place: where both passes report it, keep the dynamic one, which
-    carries the measured evidence (shapes, values). A static LL301 is dropped where the dynamic
-    pass measured that train_step's loss equal to the compiled loss."""
-    by_place: dict[tuple[str, int, str], list[Finding]] = {}
-    for f in static:
-        by_place.setdefault((f.path, f.line, f.code), []).append(f)
+    """One finding per problem. Where both passes report a code for the same place, keep the
+    dynamic finding, which carries the measured evidence (shapes, values), at the static span,
+    which is exact: the same line, or the dynamic pass's loss `def`/compile line when the static
+    finding sits in that loss or call. A dynamic LL206 (the loss raised when probed) on the line
+    of a static error is that error's consequence: it becomes the static finding's evidence.
+    A static LL301 is dropped where the dynamic pass measured that train_step's loss equal to
+    the compiled loss."""
+    remaining = [
+        f for f in static if not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
+    ]
     merged = []
     for finding in dynamic:
-        twins = by_place.pop((finding.path, finding.line, finding.code), None)
-        if twins:  # the static span is exact (column, end); the message is measured
-            twin = twins[0]
-            finding = dataclasses.replace(
-                finding, column=twin.column, end_line=twin.end_line, end_column=twin.end_column,
-                scope_line=twin.scope_line, related=finding.related or twin.related,
+        twin = _twin(finding, remaining)
+        if twin is not None:
+            remaining.remove(twin)
+            merged.append(dataclasses.replace(
+                finding, line=twin.line, column=twin.column, end_line=twin.end_line,
+                end_column=twin.end_column, scope_line=twin.scope_line or finding.scope_line,
+                related=finding.related or twin.related,
+            ))
+            continue
+        cause = _cause(finding, remaining) if finding.code == "LL206" else None
+        if cause is not None:
+            remaining[remaining.index(cause)] = dataclasses.replace(
+                cause, message=f"{cause.message}; measured: {finding.message}"
             )
+            continue
         merged.append(finding)
-    kept = [
-        f for group in by_place.values() for f in group
-        if not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
-    ]
-    return kept + merged
+    return remaining + merged
+
+
+def _twin(finding: Finding, static: list[Finding]) -> Finding | None:
+    same = [f for f in static if f.path == finding.path and f.code == finding.code and f.cell == finding.cell]
+    for f in same:
+        if f.line == finding.line:
+            return f
+    for f in same:
+        if finding.line == f.scope_line or any(r.path == f.path and r.line == finding.line for r in f.related):
+            return f
+    return None
+
+
+def _cause(finding: Finding, static: list[Finding]) -> Finding | None:
+    for f in static:
+        if f.path == finding.path and f.line == finding.line and f.cell == finding.cell and f.severity == Severity.ERROR:
+            return f
+    return None

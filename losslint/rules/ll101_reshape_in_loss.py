@@ -12,6 +12,7 @@ from losslint.static.context import FileContext, code_of, walk
 from losslint.static.names import op_in
 
 _RESHAPE = frozenset({"reshape"})
+_SHAPE = frozenset({"shape"})
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -26,6 +27,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if role is None:
                 continue
             reshaped = _name(node.args[0].value)
+            if len(node.args) > 1 and _aligns_only(ctx, node.args[1].value, loss.tracked):
+                continue
             shape = code_of(node.args[1].value) if len(node.args) > 1 else "?"
             yield ctx.finding(
                 RULE,
@@ -39,6 +42,31 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 scope=loss.node,
                 related=ctx.loss_related(loss),
             )
+
+
+def _aligns_only(ctx: FileContext, shape: cst.BaseExpression, tracked: dict[str, str]) -> bool:
+    """Reshapes that keep each sample's values and give the tensors no new layout, as the
+    dynamic pass measures too: flattening (`[-1]`), adding or dropping a size-1 axis
+    (`[-1, 1]`), or taking the other tensor's shape (`ops.shape(y_pred)`, `y_pred.shape`)."""
+    if isinstance(shape, (cst.List, cst.Tuple)):
+        values = [_int(e.value) for e in shape.elements if isinstance(e, cst.Element)]
+        return len(values) == len(shape.elements) and bool(values) and values[0] == -1 and set(values[1:]) <= {1}
+    if _int(shape) == -1:
+        return True
+    if isinstance(shape, cst.Attribute) and shape.attr.value == "shape":
+        return _name(shape.value) in tracked
+    if isinstance(shape, cst.Call) and len(shape.args) == 1 and _name(shape.args[0].value) in tracked:
+        api = ctx.call_api(shape)
+        return api is not None and op_in(api, _SHAPE)
+    return False
+
+
+def _int(node: cst.BaseExpression) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value)
+    return None
 
 
 def _name(node: cst.BaseExpression) -> str | None:

@@ -12,6 +12,7 @@ code from the live model (losslint/dynamic/probe.py).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import libcst as cst
@@ -47,7 +48,11 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             model = model_of(ctx, receiver)
             if model is None or model.kind != "functional" or model.outputs is None or model.own_step:
                 continue
-            yield from check_call(ctx, call, model, receiver_text(receiver))
+            # The call's line is the finding's scope: the dynamic pass reports the same mismatch
+            # there, and a suppression comment on it covers every key of the call.
+            line = ctx.start(call)[0]
+            for finding in check_call(ctx, call, model, receiver_text(receiver)):
+                yield dataclasses.replace(finding, scope_line=finding.scope_line or line)
 
 
 def _names(ctx: FileContext, model: Model) -> list[str] | None:

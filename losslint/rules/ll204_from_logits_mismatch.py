@@ -252,7 +252,7 @@ def _mismatch(
     if loss.node is not None and not ctx.is_within(loss.node, call):
         related.append(ctx.related(call, "loss given to compile here"))
     through = " and ".join(f"`{s.text()}` (line {ctx.start(s.node)[0]})" for s in activation.through)
-    scope = loss.function.node if loss.function is not None else None
+    scope = loss.function.node if loss.function is not None else call
 
     if loss.kind == "with_logits":
         if activation.name not in ("softmax", "sigmoid"):
@@ -277,7 +277,7 @@ def _mismatch(
             "computes the sigmoid crossentropy of the pre-softmax logits, not of the softmax "
             "probabilities, with no warning",
             "use a sigmoid output for binary/multi-label targets, or CategoricalCrossentropy for a softmax output",
-            related=tuple(related),
+            scope=scope, related=tuple(related),
         )
     expected = _FAMILY_ACTIVATION[family]
     if activation.name == expected and loss.from_logits:
@@ -290,7 +290,7 @@ def _mismatch(
                 "no warning (the loss stalls far above its minimum)",
                 f"drop `from_logits=True`, or remove the {activation.name} from the output layer and keep "
                 "`from_logits=True`",
-                related=tuple(related),
+                scope=scope, related=tuple(related),
             )
         finding = ctx.finding(
             RULE, loss.node,
@@ -300,7 +300,7 @@ def _mismatch(
             f"{activation.name}, apply a second {activation.name}",
             f"drop `from_logits=True`, or remove the {activation.name} from the output layer and keep "
             "`from_logits=True`",
-            related=tuple(related),
+            scope=scope, related=tuple(related),
         )
         return dataclasses.replace(finding, severity=Severity.WARNING)
     if activation.name == "linear" and loss.from_logits is False:
@@ -311,7 +311,7 @@ def _mismatch(
             f"from_logits=False{default} and treats them as probabilities: Keras 3 clips them to "
             "[1e-7, 1 - 1e-7] before the log and trains badly, with no error or warning",
             f"pass `from_logits=True` to the loss, or give the output layer `activation=\"{expected}\"`",
-            related=tuple(related),
+            scope=scope, related=tuple(related),
         )
         # Left to its default, from_logits=False is a warning here: the dynamic pass confirms it
         # from the output's values (an error there).

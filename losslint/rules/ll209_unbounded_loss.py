@@ -14,6 +14,7 @@ from losslint.rule import Rule
 from losslint.static.context import FileContext, code_of, walk
 from losslint.static.dataflow import PREDICTION, TARGET, Analysis, analyse, runs_on_tensors, trained_loss
 from losslint.static.discovery import TensorFunction, int_value
+from losslint.static.models import compile_receiver, final_activation, model_of
 
 # Losses that are linear in y_pred on purpose, where the model's output or a constraint bounds
 # them: Wasserstein critics (`mean(y_true * y_pred)` with weight clipping or a gradient penalty),
@@ -34,6 +35,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             continue
         if _indexes_batch_axis(loss):
             continue  # LL102 reports it: the value is not what the author meant to compute
+        if _bounded_outputs(ctx, loss):
+            continue
         analysis = analyse(ctx, loss)
         for expr, value in analysis.returns:
             if not value.linear or not {TARGET, PREDICTION} <= value.roles:
@@ -52,6 +55,23 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 scope=loss.node,
                 related=tuple(ctx.related(c, "loss given to compile here") for c in loss.compile_calls),
             )
+
+
+def _bounded_outputs(ctx: FileContext, loss: TensorFunction) -> bool:
+    """Every model the loss is compiled for visibly ends in a softmax or sigmoid: y_pred lives in
+    [0, 1], so a loss linear in it (minus the probability of the true class) is bounded."""
+    if not loss.compile_calls:
+        return False
+    for call in loss.compile_calls:
+        receiver = compile_receiver(call)
+        model = model_of(ctx, receiver) if receiver is not None else None
+        if model is None or not model.outputs:
+            return False
+        for output in model.outputs:
+            activation = final_activation(ctx, output)
+            if activation is None or activation.name not in ("softmax", "sigmoid"):
+                return False
+    return True
 
 
 def _indexes_batch_axis(loss: TensorFunction) -> bool:

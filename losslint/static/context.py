@@ -154,11 +154,14 @@ class FileContext:
         scope: cst.CSTNode | None = None,
         related: tuple[RelatedLocation, ...] = (),
     ) -> Finding:
-        """A finding spanning `node`; `scope` is the loss/layer function it sits in."""
+        """A finding spanning `node`; `scope` is the loss/layer function or the compile call it
+        sits in."""
         span = self.positions[node]
         scope_line = None
         if isinstance(scope, cst.FunctionDef):
             scope_line = self.positions[scope.name].start.line
+        elif isinstance(scope, cst.Call):
+            scope_line = self.positions[scope].start.line
         return Finding(
             code=rule.code,
             name=rule.name,

@@ -385,6 +385,14 @@ GOOD_CASES = {
     ),
     "subclassed-model": lambda: probe(_Subclassed(), X, RNG.random((100, 2)), loss=ul.GoodMse()),
     "custom-train-step": lambda: probe(_CustomStep(), X, RNG.random((100, 8, 1)), loss="mse"),
+    "batch-dice": lambda: probe(
+        dense_model(4, activation="sigmoid"), X, RNG.integers(0, 2, (100, 4)), loss=ul.batch_dice_loss,
+    ),
+    "in-batch-negatives": lambda: probe(dense_model(4), X, RNG.random((100, 4)), loss=ul.in_batch_softmax_loss),
+    "softmax-bounded": lambda: probe(
+        dense_model(3, activation="softmax"), X, np.eye(3)[RNG.integers(0, 3, 100)], loss=ul.expected_reward_loss,
+    ),
+    "identity-loss": lambda: probe(dense_model(1), X, np.zeros((100, 1)), loss=ul.identity_loss),
 }
 
 
