@@ -79,6 +79,8 @@ def _codes(raw: str) -> tuple[str, ...]:
 def parse(source: str) -> Suppressions:
     skip_file = False
     by_line: dict[int, list[Directive]] = {}
+    if not any(pattern.search(source) for pattern in (_NOQA, _IGNORE, _SKIP_FILE)):
+        return Suppressions(skip_file, by_line)  # no directive anywhere: skip the tokenizer
     tokens: list[tokenize.TokenInfo] = []
     try:
         # Token by token: the comments before a tokenizer error (an unclosed bracket reported at

@@ -21,7 +21,7 @@ import libcst as cst
 
 from losslint.fixes.base import Fix
 from losslint.rules import ll305_metric_reset_states as ll305
-from losslint.static.context import FileContext, walk
+from losslint.static.context import FileContext
 from losslint.static.discovery import classes_instantiated
 
 CODE = ll305.RULE.code

@@ -8,7 +8,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.names import op_in
 
 _RESHAPE = frozenset({"reshape"})
@@ -17,7 +17,7 @@ _SHAPE = frozenset({"shape"})
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for loss in ctx.index.losses:
-        for node in walk(loss.node.body):
+        for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Call) or not node.args:
                 continue
             api = ctx.call_api(node)

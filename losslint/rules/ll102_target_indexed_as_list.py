@@ -8,13 +8,13 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import int_value
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for loss in ctx.index.losses:
-        for node in walk(loss.node.body):
+        for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
                 continue
             role = loss.tracked.get(node.value.value)

@@ -8,7 +8,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.discovery import BATCH_SIZE_NAME, TensorFunction, derives, int_value, keyword
 from losslint.static.names import Api
 
@@ -29,7 +29,7 @@ _RESHAPES = frozenset({"reshape", "broadcast_to"})
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for function in ctx.index.tensor_functions:
-        for node in walk(function.node.body):
+        for node in ctx.walk(function.node.body):
             if not isinstance(node, cst.Call):
                 continue
             api = ctx.call_api(node)

@@ -8,7 +8,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import TensorFunction, infer_rank
 
 _DOTS = frozenset({"dot", "tensordot"})
@@ -16,9 +16,7 @@ _DOTS = frozenset({"dot", "tensordot"})
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     owners = {id(f.node): f for f in ctx.index.tensor_functions}
-    for node in ctx.nodes:
-        if not isinstance(node, cst.Call):
-            continue
+    for node in ctx.of_type(cst.Call):
         api = ctx.call_api(node)
         if api is None or api.op is None or api.leaf not in _DOTS:
             continue

@@ -8,7 +8,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.names import is_keras_path
 
 _SYMBOLIC_ATTRIBUTES = frozenset({"input", "inputs", "output", "outputs"})
@@ -40,7 +40,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 _FIX,
             )
     for loss in ctx.index.losses:
-        for node in walk(loss.node.body):
+        for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Name) or not _is_load(ctx, node):
                 continue
             if node.value in loss.params or node.value in loss.tracked:

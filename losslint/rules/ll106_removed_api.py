@@ -173,13 +173,15 @@ _OPTIMIZERS = frozenset(
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for node in ctx.nodes:
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            yield from _check_import(ctx, node)
-        elif isinstance(node, (cst.Name, cst.Attribute)):
+    imports = [*ctx.of_type(cst.Import), *ctx.of_type(cst.ImportFrom)]
+    for node in imports:
+        yield from _check_import(ctx, node)
+    in_imports = {id(n) for node in imports for n in walk(node)}
+    for node in [*ctx.of_type(cst.Name), *ctx.of_type(cst.Attribute)]:
+        if id(node) not in in_imports:
             yield from _check_reference(ctx, node)
-        elif isinstance(node, cst.Call):
-            yield from _check_call(ctx, node)
+    for node in ctx.of_type(cst.Call):
+        yield from _check_call(ctx, node)
 
 
 def _removed_module(qualified: str) -> tuple[str, str] | None:
@@ -238,8 +240,6 @@ def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterat
     if isinstance(parent, cst.Attribute) and parent.value is node:
         return  # only the whole chain: `tf.train.AdamOptimizer`, not `tf.train`
     if isinstance(parent, cst.Attribute) and parent.attr is node:
-        return
-    if ctx.enclosing(node, (cst.Import, cst.ImportFrom)) is not None:
         return
     if isinstance(node, cst.Attribute):
         if node.attr.value == "targets" and _is_model(ctx, node.value):

@@ -10,7 +10,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.dataflow import PREDICTION, TARGET, Analysis, analyse
 from losslint.static.discovery import TensorFunction
 from losslint.static.names import Api
@@ -40,7 +40,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             yield _signature_finding(ctx, loss)
             continue
         analysis = analyse(ctx, loss)
-        for node in walk(loss.node.body):
+        for node in ctx.walk(loss.node.body):
             if isinstance(node, cst.Call):
                 finding = _swapped_call(ctx, loss, analysis, node)
                 if finding is not None:
@@ -161,7 +161,7 @@ def _crossentropy_instance(ctx: FileContext, func: cst.BaseExpression, depth: in
         if cls is None:
             return None
         found: list[Api] = []
-        for node in walk(cls):
+        for node in ctx.walk(cls):
             if isinstance(node, cst.Assign) and len(node.targets) == 1:
                 target = node.targets[0].target
                 if (

@@ -8,7 +8,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.dataflow import analyse, runs_on_tensors
 
 # NumPy functions with a keras.ops twin of another name.
@@ -21,7 +21,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if not runs_on_tensors(ctx, loss):
             continue
         analysis = analyse(ctx, loss)
-        for node in walk(loss.node.body):
+        for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Call):
                 continue
             api = ctx.call_api(node)

@@ -19,7 +19,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import compile_loss_arg
 from losslint.static.models import (
     Model,
@@ -269,7 +269,7 @@ def _one_loss_for_different_shapes(
 
 def _shape_specific(ctx: FileContext, fn) -> Iterator[cst.CSTNode]:
     """Reshapes to literal shapes, and constant indexes/slices past the batch axis, of y_true/y_pred."""
-    for node in walk(fn.node.body):
+    for node in ctx.walk(fn.node.body):
         if isinstance(node, cst.Call) and len(node.args) > 1:
             if not op_in(ctx.call_api(node), _RESHAPE):
                 continue

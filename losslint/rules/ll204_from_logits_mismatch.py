@@ -30,7 +30,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import TensorFunction, compile_loss_arg, derives
 from losslint.static.models import (
     Activation,
@@ -227,7 +227,7 @@ def _custom_class(ctx: FileContext, cls: cst.ClassDef) -> _Loss | None:
 
 def _with_logits_in(ctx: FileContext, loss: TensorFunction) -> _Loss | None:
     """A custom loss that hands y_pred (or a reshape of it) to tf.nn.*_with_logits as logits."""
-    for node in walk(loss.node.body):
+    for node in ctx.walk(loss.node.body):
         if not isinstance(node, cst.Call):
             continue
         api = ctx.call_api(node)

@@ -23,7 +23,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, walk
+from losslint.static.context import FileContext, code_of
 from losslint.static.models import Model, model_of, name_uses, resolve
 
 _FIX_FUNCTIONAL = (

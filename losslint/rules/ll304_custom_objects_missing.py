@@ -28,7 +28,7 @@ import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
-from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.models import arg, in_file_class, in_file_function, keras_path
 
 _LOADERS = frozenset({"models.load_model", "saving.load_model", "saving.saving_api.load_model", "models.saving.load_model"})
@@ -106,7 +106,7 @@ def _reaches(ctx: FileContext, use: cst.CSTNode, scope: cst.FunctionDef | None) 
         return True
     if owner is None:
         return False
-    for node in walk(ctx.module if scope is None else scope.body):
+    for node in ctx.walk(ctx.module if scope is None else scope.body):
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == owner.name.value:
             if in_file_function(ctx, node.func) is owner:
                 return True
@@ -117,7 +117,7 @@ def _saves(ctx: FileContext, scope: cst.FunctionDef | None) -> list[cst.Call]:
     """Whole-model saves in the scope: `model.save(path)`, `keras.saving.save_model(...)`, a
     `ModelCheckpoint` that is not weights-only."""
     found = []
-    for node in walk(ctx.module if scope is None else scope.body):
+    for node in ctx.walk(ctx.module if scope is None else scope.body):
         if not isinstance(node, cst.Call):
             continue
         api = ctx.call_api(node)

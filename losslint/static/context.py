@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -18,13 +19,23 @@ if TYPE_CHECKING:
     from losslint.static.discovery import ProgramIndex
 
 
-from losslint.static.tree import children, dotted, walk  # noqa: F401 - re-exported for the rules
+from losslint.static.tree import children, dotted, is_kind as _is_kind, walk  # noqa: F401 - re-exported for the rules
+
+N = TypeVar("N", bound=cst.CSTNode)
 
 
 def code_of(node: cst.CSTNode, limit: int = 60) -> str:
     """The node's source text on one line, shortened for messages."""
     text = " ".join(cst.Module(body=[]).code_for_node(node).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class _Tree:
+    nodes: list[cst.CSTNode]
+    parents: dict[cst.CSTNode, cst.CSTNode]
+    children: dict[cst.CSTNode, list[cst.CSTNode]]
+    by_type: dict[type, list[cst.CSTNode]]
 
 
 @dataclass
@@ -44,32 +55,49 @@ class FileContext:
         return dict(self._wrapper.resolve(PositionProvider))
 
     @cached_property
-    def _tree(self) -> tuple[list[cst.CSTNode], dict[cst.CSTNode, cst.CSTNode]]:
-        """Every syntactic node in source order, and each one's parent, in one walk."""
-        nodes: list[cst.CSTNode] = []
-        parents: dict[cst.CSTNode, cst.CSTNode] = {}
+    def _tree(self) -> _Tree:
+        """Every syntactic node in source order, each one's parent and children, and the nodes
+        by class, in one walk."""
+        tree = _Tree([], {}, {}, {})
         stack: list[cst.CSTNode] = [self.module]
         while stack:
             node = stack.pop()
-            nodes.append(node)
-            kids = children(node)
+            tree.nodes.append(node)
+            tree.by_type.setdefault(type(node), []).append(node)
+            kids = tree.children[node] = children(node)
             for child in kids:
-                parents[child] = node
+                tree.parents[child] = node
             stack.extend(reversed(kids))
-        return nodes, parents
+        return tree
 
     @property
     def nodes(self) -> list[cst.CSTNode]:
         """The whole module's nodes, pre-order (what `walk(ctx.module)` yields), computed once."""
-        return self._tree[0]
+        return self._tree.nodes
 
     @property
     def parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
-        return self._tree[1]
+        return self._tree.parents
+
+    def walk(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+        """`walk(node)` through the children computed once for the module."""
+        kids = self._tree.children
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            yield current
+            found = kids.get(current)
+            stack.extend(reversed(found if found is not None else children(current)))
+
+    def of_type(self, cls: type[N]) -> list[N]:
+        """The module's nodes of exactly this (concrete) class, in source order: much faster than
+        `isinstance` over `nodes`, as every libcst class is an ABC."""
+        return self._tree.by_type.get(cls, [])  # type: ignore[return-value]
 
     @cached_property
     def names(self) -> ScopeIndex:
-        return ScopeIndex(self.module)
+        kids = self._tree.children
+        return ScopeIndex(self.module, lambda node: kids.get(node) or children(node))
 
     # name -> uses by other files of the run (see losslint.static.discovery.ExternalUse)
     external: dict = field(default_factory=dict)
@@ -129,9 +157,10 @@ class FileContext:
         return False
 
     def enclosing(self, node: cst.CSTNode, kinds: tuple[type, ...]) -> cst.CSTNode | None:
-        current = self.parents.get(node)
-        while current is not None and not isinstance(current, kinds):
-            current = self.parents.get(current)
+        parents = self.parents
+        current = parents.get(node)
+        while current is not None and not _is_kind(type(current), kinds):
+            current = parents.get(current)
         return current
 
     # Positions and findings ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
-from losslint.static.context import FileContext, dotted, walk
+from losslint.static.context import FileContext, dotted
 from losslint.static.discovery import TensorFunction, compile_loss_arg
 from losslint.static.names import Api
 
@@ -808,7 +808,7 @@ def _used_as_a_value(ctx: FileContext, fn: cst.CSTNode, name: str) -> bool:
 
 def uses_tensor_ops(ctx: FileContext, function: TensorFunction) -> bool:
     """The function calls a TensorFlow or Keras function: it runs on tensors, not arrays."""
-    for node in walk(function.node.body):
+    for node in ctx.walk(function.node.body):
         if isinstance(node, cst.Call):
             api = ctx.call_api(node)
             if api is not None and api.family in ("tf", "keras"):

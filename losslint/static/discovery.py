@@ -234,7 +234,7 @@ class _Builder:
                         yield fn, name, "factory", call
 
     def _returns(self, fn: cst.FunctionDef) -> Iterator[cst.BaseExpression]:
-        for node in walk(fn.body):
+        for node in self.ctx.walk(fn.body):
             if isinstance(node, cst.Return) and node.value is not None:
                 if self.ctx.enclosing(node, (cst.FunctionDef,)) is fn:
                     yield node.value
@@ -299,13 +299,14 @@ class _Builder:
         ctx, index = self.ctx, self.index
         functions: list[cst.FunctionDef] = []
         for node in ctx.nodes:
-            if isinstance(node, cst.ClassDef):
-                kind = self.class_kind(node)
+            kind = type(node)  # exact classes: isinstance on libcst's ABCs is slow here
+            if kind is cst.ClassDef:
+                role = self.class_kind(node)
                 {"loss": index.loss_classes, "layer": index.layer_classes,
-                 "model": index.model_classes, "metric": index.metric_classes}.get(kind, set()).add(node)
-            elif isinstance(node, cst.FunctionDef):
+                 "model": index.model_classes, "metric": index.metric_classes}.get(role, set()).add(node)
+            elif kind is cst.FunctionDef:
                 functions.append(node)
-            elif isinstance(node, cst.Call):
+            elif kind is cst.Call:
                 self._visit_call(node)
 
         for cls in index.loss_classes:
@@ -387,7 +388,7 @@ class _Builder:
     def _visit_step(self, step: cst.FunctionDef) -> None:
         """Losses called on (y, y_pred) inside train_step/test_step/compute_loss."""
         predictions = _names_bound_to_self_calls(step)
-        for node in walk(step.body):
+        for node in self.ctx.walk(step.body):
             if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Name):
                 continue
             positional = [a.value for a in node.args if a.keyword is None and not a.star]
@@ -465,7 +466,7 @@ def track_tensors(ctx: FileContext, fn: Function, roots: dict[str, str]) -> dict
     """
     assignments: dict[str, list[cst.BaseExpression]] = {}
     body = fn.body
-    for node in walk(body):
+    for node in ctx.walk(body):
         if isinstance(node, cst.Assign):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from losslint.static.context import FileContext, code_of, dotted, walk
+from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.names import Api
 
 _DEPTH = 12
@@ -227,7 +227,7 @@ def in_file_function(ctx: FileContext, func: cst.BaseExpression) -> cst.Function
 def single_return(ctx: FileContext, fn: cst.FunctionDef) -> cst.BaseExpression | None:
     """The value of the function's only `return` (nested functions aside), else None."""
     found = [
-        node for node in walk(fn.body)
+        node for node in ctx.walk(fn.body)
         if isinstance(node, cst.Return) and ctx.enclosing(node, (cst.FunctionDef, cst.Lambda)) is fn
     ]
     if len(found) != 1 or found[0].value is None:

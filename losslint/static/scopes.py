@@ -9,6 +9,7 @@ value of plain `name = value` assignments, which this module computes in a singl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -47,20 +48,23 @@ def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
 class ScopeIndex:
     """Every Name's scope, and every scope's bindings."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, children_of: Callable[[cst.CSTNode], list[cst.CSTNode]] = children) -> None:
         self.scope_of: dict[cst.Name, Scope] = {}
         self.star_imports: list[str] = []  # modules of `from module import *`
         root = Scope(module, None)
         stack: list[tuple[cst.CSTNode, Scope]] = [(module, root)]
         while stack:
             node, scope = stack.pop()
-            inner = self._enter(node, scope)
-            if inner is not None:
-                stack.extend(inner)
-                continue
-            if isinstance(node, cst.Name):
+            kind = type(node)
+            if kind is cst.Name:
                 self.scope_of[node] = scope
-            stack.extend((child, scope) for child in children(node))
+                continue  # a Name has no syntactic children
+            if kind in _BINDERS:
+                inner = self._enter(node, scope)
+                if inner is not None:
+                    stack.extend(inner)
+                    continue
+            stack.extend((child, scope) for child in children_of(node))
 
     def _enter(self, node: cst.CSTNode, scope: Scope) -> list[tuple[cst.CSTNode, Scope]] | None:
         """Bind what `node` binds; the children to visit with their scopes, or None for the
@@ -165,6 +169,13 @@ class ScopeIndex:
             if binding.qualified is not None:
                 names.add(f"{binding.qualified}.{rest}" if rest else binding.qualified)
         return names
+
+
+# The node classes `_enter` handles; every other node only passes its scope on.
+_BINDERS = frozenset({
+    cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.Import, cst.ImportFrom, cst.Assign, cst.AnnAssign,
+    cst.AugAssign, cst.NamedExpr, cst.For, cst.CompFor, cst.WithItem, cst.ExceptHandler,
+})
 
 
 def _params(parameters: cst.Parameters) -> list[cst.Param]:

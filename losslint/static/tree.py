@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 
 import libcst as cst
@@ -38,6 +39,12 @@ def _is_node(cls: type) -> bool:
     if known is None:
         known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode) and not issubclass(cls, _TOKENS)
     return known
+
+
+@functools.cache
+def is_kind(cls: type, kinds: tuple[type, ...]) -> bool:
+    """`issubclass(cls, kinds)`, cached: `isinstance` on libcst's ABCs is slow in hot loops."""
+    return issubclass(cls, kinds)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
