@@ -13,16 +13,17 @@ import shlex
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from losslint import __version__, registry
 from losslint.config import Config, ConfigError, find_config_file, load, merged, parse_size
-from losslint.dynamic.runner import DynamicOptions
-from losslint.fixes.engine import fix_paths
-from losslint.fixes.engine import write as write_fixes
 from losslint.reporters import FORMATS, github, json_format, sarif, text
 from losslint.runner import RunResult, run
+
+if TYPE_CHECKING:
+    from losslint.dynamic.runner import DynamicOptions
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -171,6 +172,8 @@ def _fix(
     """`--diff`: the fixes as a unified diff, nothing written (exit 1 when there are some).
     `--fix`: write them, lint again and report what remains (`-`: the fixed source on stdout,
     the report on stderr). The dynamic pass never runs (also when the configuration asks)."""
+    from losslint.fixes.engine import fix_paths, write as write_fixes  # only for --fix/--diff: keeps start-up short
+
     outcome = fix_paths(targets, config, stdin)
     if diff_only:
         for file in outcome.changed:
@@ -205,6 +208,8 @@ def _dynamic_options(
     config: Config, timeout: float | None, max_memory: str | None, device: str | None,
     no_stub_data: bool | None, script_args: str | None, jobs: int | None,
 ) -> DynamicOptions:
+    from losslint.dynamic.runner import DynamicOptions
+
     probe = config.probe
     try:
         memory = parse_size(max_memory if max_memory is not None else probe.get("max-memory", "4GiB"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from losslint import suppression
 from losslint.cache import Cache
@@ -15,9 +15,11 @@ from losslint.config import Config
 from losslint.files import collect, display_path
 from losslint.findings import Finding, RelatedLocation, sort_findings
 from losslint.static.discovery import ExternalUse
-from losslint.dynamic.runner import DynamicOptions, ScriptOutcome, merge, run_scripts
 from losslint.static import notebook
 from losslint.static.linter import FileReport, lint_bytes, read_file
+
+if TYPE_CHECKING:
+    from losslint.dynamic.runner import DynamicOptions, ScriptOutcome
 
 
 @dataclass
@@ -71,6 +73,8 @@ def _lint_files(files: list[Path], config: Config, cache: Cache | None, jobs: in
     workers = jobs or os.cpu_count() or 1
     arguments = [(display, data, config, disabled) for _, display, data, disabled, _ in todo]
     if workers > 1 and len(todo) >= _PARALLEL_FROM:
+        from concurrent.futures import ProcessPoolExecutor  # imported only when used: start-up time
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             fresh = list(pool.map(_lint_args, arguments, chunksize=max(1, len(todo) // (workers * 4))))
     else:
@@ -176,6 +180,8 @@ def run(
         if dynamic is not None and (report.compiles_model or path.resolve() in named):
             result.scripts.append((path, report.path))
     if dynamic is not None and result.scripts:
+        from losslint.dynamic.runner import merge, run_scripts
+
         result.dynamic = run_scripts(result.scripts, dynamic)
         measured = []
         consistent: set[tuple[str, int]] = set()
