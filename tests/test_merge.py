@@ -69,6 +69,20 @@ def test_a_crash_on_the_line_of_a_static_error_becomes_its_evidence() -> None:
     assert "Cannot convert a symbolic" in merged[0].message
 
 
+def test_a_script_crash_in_a_call_with_a_removed_keyword_becomes_its_evidence() -> None:
+    """`model.compile(` on line 20 raised; the static finding is the keyword on line 23."""
+    keyword = dataclasses.replace(finding("LL106", 23, 5, "compile(experimental_run_tf_function=...)", Pass.STATIC), scope_line=20)
+    crash = finding("LL002", 20, 1, "the script raised before reaching fit: TypeError", Pass.DYNAMIC)
+    (merged,) = merge([keyword], [crash])
+    assert merged.code == "LL106" and merged.line == 23 and "TypeError" in merged.message
+
+
+def test_a_crash_makes_the_warning_that_explains_it_an_error() -> None:
+    static = [dataclasses.replace(finding("LL111", 17, 9, "python if on a tensor", Pass.STATIC), severity=Severity.WARNING)]
+    (merged,) = merge(static, [finding("LL002", 17, 1, "OperatorNotAllowedInGraphError", Pass.DYNAMIC)])
+    assert merged.code == "LL111" and merged.severity is Severity.ERROR
+
+
 def test_a_crash_elsewhere_is_kept() -> None:
     static = [finding("LL108", 20, 21, "np.mean", Pass.STATIC)]
     merged = merge(static, [finding("LL206", 22, 5, "crash", Pass.DYNAMIC)])

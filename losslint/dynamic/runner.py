@@ -218,8 +218,9 @@ def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[t
     """One finding per problem. Where both passes report a code for the same place, keep the
     dynamic finding, which carries the measured evidence (shapes, values), at the static span,
     which is exact: the same line, or the dynamic pass's loss `def`/compile line when the static
-    finding sits in that loss or call. A dynamic LL206 (the loss raised when probed) on the line
-    of a static error is that error's consequence: it becomes the static finding's evidence.
+    finding sits in that loss or call. A crash (LL002: the script raised; LL206: the loss raised
+    when probed) on the line of a static finding is its consequence: it becomes that finding's
+    evidence, and the finding an error.
     A static LL301 is dropped where the dynamic pass measured that train_step's loss equal to
     the compiled loss."""
     remaining = [
@@ -236,10 +237,10 @@ def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[t
                 related=finding.related or twin.related,
             ))
             continue
-        cause = _cause(finding, remaining) if finding.code == "LL206" else None
-        if cause is not None:
+        cause = _cause(finding, remaining) if finding.code in ("LL002", "LL206") else None
+        if cause is not None:  # the crash is the static finding's measured consequence: an error
             remaining[remaining.index(cause)] = dataclasses.replace(
-                cause, message=f"{cause.message}; measured: {finding.message}"
+                cause, severity=Severity.ERROR, message=f"{cause.message}; measured: {finding.message}"
             )
             continue
         merged.append(finding)
@@ -257,8 +258,9 @@ def _twin(finding: Finding, static: list[Finding]) -> Finding | None:
     return None
 
 
-def _cause(finding: Finding, static: list[Finding]) -> Finding | None:
-    for f in static:
-        if f.path == finding.path and f.line == finding.line and f.cell == finding.cell and f.severity == Severity.ERROR:
-            return f
-    return None
+def _cause(crash: Finding, static: list[Finding]) -> Finding | None:
+    """The static finding on the line that raised (or in the call that raised: a removed
+    keyword argument)."""
+    there = [f for f in static if f.path == crash.path and f.cell == crash.cell and crash.line in (f.line, f.scope_line)]
+    there.sort(key=lambda f: f.severity != Severity.ERROR)  # `Adam(lr=..., decay=...)`: the error raised
+    return there[0] if there else None

@@ -339,7 +339,7 @@ def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
                 yield ctx.finding(
                     RULE, arg,
                     f"`{api.leaf}(lr=...)`: Keras 3 optimizers raise ValueError: Argument(s) not recognized: {{'lr': ...}}",
-                    "use `learning_rate=`",
+                    "use `learning_rate=`", scope=call,
                 )
             elif arg.keyword is not None and arg.keyword.value == "decay":
                 yield ctx.finding(
@@ -359,7 +359,7 @@ def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
                     RULE, arg,
                     f"`compile({arg.keyword.value}=...)`: Keras 3 raises TypeError: Trainer.compile() "
                     f"got an unexpected keyword argument '{arg.keyword.value}'",
-                    _COMPILE_REMOVED[arg.keyword.value],
+                    _COMPILE_REMOVED[arg.keyword.value], scope=call,
                 )
     elif method in ("fit", "evaluate", "predict") and _is_model_like_receiver(ctx, func.value):
         for arg in call.args:
@@ -369,7 +369,7 @@ def _check_call(ctx: FileContext, call: cst.Call) -> Iterator[Finding]:
                     f"`{method}({arg.keyword.value}=...)` is gone from Keras 3: it fails with "
                     f"{'ValueError' if method == 'evaluate' else 'TypeError'} on the unexpected "
                     f"argument '{arg.keyword.value}'",
-                    f"use {_FIT_REMOVED[arg.keyword.value]}",
+                    f"use {_FIT_REMOVED[arg.keyword.value]}", scope=call,
                 )
     elif method in _GENERATOR_METHODS and _is_model_like_receiver(ctx, func.value):
         yield ctx.finding(
