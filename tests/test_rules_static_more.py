@@ -783,3 +783,28 @@ def test_where_with_keyword_branches_keeps_the_gradient() -> None:
     assert codes_at(loss_source(body), ("LL109",)) == []
     body = "return tf.where(y_pred > 0.5, x=tf.ones_like(y_true), y=tf.zeros_like(y_true))"
     assert codes_at(loss_source(body), ("LL109",)) == [(3, "LL109")]
+
+
+def test_a_method_given_as_self_attribute_is_a_loss() -> None:
+    """`compile(loss=self.my_loss)`: the method of the enclosing class, `self` not a parameter."""
+    source = """
+        import tensorflow as tf
+        import keras
+
+        class Trainer:
+            def my_loss(self, target, output):
+                return target - output
+
+            def build(self, model):
+                model.compile(optimizer="adam", loss=self.my_loss)
+    """
+    assert codes_at(source) == [(7, "LL209")]
+
+
+@pytest.mark.parametrize(
+    "imports",
+    ["import tensorflow as tf\nK = tf.keras.backend", "from tensorflow import keras\nK = keras.backend", "import tf_keras\nK = tf_keras.backend"],
+)
+def test_module_aliases_assigned_in_the_file_are_followed(imports: str) -> None:
+    source = f"{imports}\ndef l(y_true, y_pred):\n    p = K.reshape(y_pred, (-1, 5, 7))\n    return K.mean(K.square(y_true - p), axis=-1)\nmodel.compile(loss=l)\n"
+    assert codes_at(source, select=("LL101",), header=False) == [(4, "LL101")]

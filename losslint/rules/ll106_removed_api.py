@@ -251,6 +251,8 @@ def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterat
                 "receives all targets in `data`",
             )
             return
+    if isinstance(node, cst.Name) and not any(b.qualified for b in ctx.names.lookup(node)):
+        return  # `l = keras.losses.mse` is reported where the removed name is written, not at each alias use
     api = ctx.api(node)
     if api is None:
         return

@@ -213,6 +213,12 @@ class _Builder:
                     yield from self.resolve_loss(bound, depth + 1)
         elif isinstance(expr, cst.Call):
             yield from self._resolve_call(expr, depth)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+            # `compile(loss=self.my_loss)` in a class that defines `my_loss`
+            cls = self.ctx.enclosing(expr, (cst.ClassDef,))
+            method = self.method(cls, expr.attr.value) if isinstance(cls, cst.ClassDef) else None
+            if method is not None:
+                yield method, f"{cls.name.value}.{method.name.value}", "compile", None
 
     def _resolve_call(self, call: cst.Call, depth: int) -> Iterator[tuple[Function, str, str, cst.Call | None]]:
         api = self.ctx.call_api(call)

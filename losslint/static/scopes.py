@@ -154,8 +154,9 @@ class ScopeIndex:
             scope = scope.parent
         return []
 
-    def qualified_names(self, node: cst.CSTNode) -> set[str]:
-        """`tf.nn.relu` -> {"tensorflow.nn.relu"} through the imports the leftmost name refers to."""
+    def qualified_names(self, node: cst.CSTNode, depth: int = 0) -> set[str]:
+        """`tf.nn.relu` -> {"tensorflow.nn.relu"} through the imports the leftmost name refers to,
+        and through plain aliases of them (`K = tf.keras.backend`)."""
         parts: list[str] = []
         current = node
         while isinstance(current, cst.Attribute):
@@ -167,7 +168,12 @@ class ScopeIndex:
         names = set()
         for binding in self.lookup(current):
             if binding.qualified is not None:
-                names.add(f"{binding.qualified}.{rest}" if rest else binding.qualified)
+                bases = {binding.qualified}
+            elif type(binding.value) in (cst.Name, cst.Attribute) and depth < 4:
+                bases = self.qualified_names(binding.value, depth + 1)
+            else:
+                continue
+            names.update(f"{base}.{rest}" if rest else base for base in bases)
         return names
 
 
