@@ -908,7 +908,7 @@ class _ModelProbe:
                 message = (
                     f"{info.label} fails on output '{out.name}' when traced with an unknown batch "
                     f"dimension (None), as Keras traces it in fit{at}, although it runs at fixed batch "
-                    f"sizes{targets}: {text}"
+                    f"sizes{targets}: {text}{self._static_batch_note()}"
                 )
                 fix = "use dynamic shapes (`tf.shape(x)`/`keras.ops.shape(x)`) instead of Python ints from `x.shape`"
             else:
@@ -918,6 +918,17 @@ class _ModelProbe:
                 )
                 fix = "make the loss run on tensors of these shapes (see the exception)"
         self._note(code, site, message, fix, info, pair)
+
+    def _static_batch_note(self) -> str:
+        """keras3-facts case 4: a dataset batched with drop_remainder=True has a static batch
+        size, fit traces the loss with it and trains, and evaluate/predict fail later."""
+        static = self.fit.extra.get("static_batch") if self.fit is not None else None
+        if not static:
+            return ""
+        return (
+            f" (fit's dataset is batched with drop_remainder=True, so training only ever sees batch size "
+            f"{static} and runs; evaluate, predict and any other data fail)"
+        )
 
     def _report_batch_dependence(
         self, pair: _Pair, info: _Callable, runs: dict[int, _RunResult], sizes: list[int],
@@ -932,6 +943,7 @@ class _ModelProbe:
         message = (
             f"{info.label} on output '{pair.output.name}' depends on the batch size: it works at "
             f"batch size {sized(ok)} but fails at {sized(bad)}: {_exception_text(first.error)}"
+            f"{self._static_batch_note()}"
         )
         fix = "use -1 (or `tf.shape(y_pred)[0]` / `keras.ops.shape(y_pred)[0]`) for the batch dimension, never a fixed size"
         self._note("LL103", first.site or info.def_site, message, fix, info, pair)

@@ -191,6 +191,22 @@ def test_seed004_hardcoded_batch_size_names_the_failing_batch_size():
     assert "Cannot reshape a tensor" in f.message
 
 
+def test_seed004_drop_remainder_dataset_says_why_training_runs():
+    """keras3-facts case 4: with drop_remainder=True fit trains; evaluate and predict fail later."""
+    from losslint.dynamic.data import first_batch
+
+    model = dense_model(35)
+    model.compile(optimizer="adam", loss=ul.hard_batch_loss)
+    y = RNG.random((100, 5, 7)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((X, y)).batch(32, drop_remainder=True)
+    fit_record = FitRecord(model=model, method="fit", x=dataset, where=FIT_AT)
+    first_batch(fit_record)
+    record = CompileRecord(model=model, kwargs={"loss": ul.hard_batch_loss}, where=COMPILE_AT)
+    findings = probe_model(record, fit_record, USER)
+    assert codes(findings) == ["LL103"]
+    assert "drop_remainder=True, so training only ever sees batch size 32" in findings[0].message
+
+
 def test_seed004_loss_holding_a_keras_input():
     inp = keras.Input((8,))
     model = keras.Model(inp, keras.layers.Dense(1)(inp))
