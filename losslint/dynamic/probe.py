@@ -855,7 +855,11 @@ class _ModelProbe:
             return "LL205" if pair.target is not None else None
         if _SHAPE_ERROR.search(message) or isinstance(exc, tf.errors.InvalidArgumentError):
             # With guessed targets a shape error may only mean that the guess was wrong.
-            return "LL201" if pair.target is not None else None
+            if pair.target is None:
+                return None
+            if pair.target.shape[1:] == pair.output.values.shape[1:]:
+                return "LL206"  # targets and outputs agree: the loss's own ops fail (band_part of a rank-1 tensor)
+            return "LL201"
         return "LL206"
 
     def _report_failure(self, pair: _Pair, info: _Callable, run: _RunResult, code: str, unknown_batch: bool = False) -> None:

@@ -382,6 +382,9 @@ def batch_mixing_sites(ops: list[OpInfo], batch: int) -> list[Site]:
             continue
         before = shape_of(info.op.inputs[0]) if len(info.op.inputs) else None
         after = info.out_shape()
+        if info.type in ("Softmax", "LogSoftmax") and before and len(before) >= 2 and before[-1] == batch:
+            found.append(info.site)  # softmax(axis=0): TF moves the batch axis last, then normalises over it
+            continue
         if before is None or after is None or not before or before[0] != batch:
             continue
         if info.type in _REDUCTIONS and after and after[0] != batch:
