@@ -808,3 +808,18 @@ def test_a_method_given_as_self_attribute_is_a_loss() -> None:
 def test_module_aliases_assigned_in_the_file_are_followed(imports: str) -> None:
     source = f"{imports}\ndef l(y_true, y_pred):\n    p = K.reshape(y_pred, (-1, 5, 7))\n    return K.mean(K.square(y_true - p), axis=-1)\nmodel.compile(loss=l)\n"
     assert codes_at(source, select=("LL101",), header=False) == [(4, "LL101")]
+
+
+def test_a_loss_subclass_named_for_a_linear_objective_is_not_unbounded() -> None:
+    """The class name of a `Loss.call` counts, as a function's name does (`WassersteinLoss`)."""
+    source = """
+        import keras
+        from keras import ops
+
+        class WassersteinLoss(keras.losses.Loss):
+            def call(self, y_true, y_pred):
+                return ops.mean(y_true * y_pred, axis=-1)
+
+        model.compile(optimizer="adam", loss=WassersteinLoss())
+    """
+    assert codes_at(source, select=("LL209",), header=False) == []

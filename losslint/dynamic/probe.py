@@ -45,6 +45,7 @@ from losslint.dynamic import trace
 from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
 from losslint.dynamic.trace import PRED, TRUE, Site, UserFiles
 from losslint.findings import Finding, Pass, RelatedLocation, Severity, sort_findings
+from losslint.static.names import linear_on_purpose
 
 # Batch sizes tried besides the real one, in order of preference; the first two that are no
 # dimension of the targets or outputs are used (so a broadcast or a reshape cannot hide
@@ -1305,8 +1306,8 @@ class _ModelProbe:
         the output is squashed into a bounded range (softmax, sigmoid, tanh: the model cannot
         follow y_pred to infinity), nor for a loss that ignores y_true (`lambda y_true, y_pred:
         y_pred`: the model's output is itself the loss, and a dummy target is passed)."""
-        if grad is None or not np.any(grad):
-            return
+        if grad is None or not np.any(grad) or linear_on_purpose(info.name):
+            return  # a Wasserstein critic or a policy loss is linear by design, as the static rule knows
         if _final_activation(pair.output.layer)[0] in _BOUNDED_ACTIVATIONS:
             return
         try:

@@ -4,7 +4,6 @@ negative gradient."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -14,24 +13,14 @@ from losslint.rule import Rule
 from losslint.static.context import FileContext, code_of, walk
 from losslint.static.dataflow import PREDICTION, TARGET, Analysis, analyse, runs_on_tensors, trained_loss
 from losslint.static.discovery import TensorFunction, int_value
+from losslint.static.names import linear_on_purpose
 from losslint.static.models import compile_receiver, final_activation, model_of
-
-# Losses that are linear in y_pred on purpose, where the model's output or a constraint bounds
-# them: Wasserstein critics (`mean(y_true * y_pred)` with weight clipping or a gradient penalty),
-# policy-gradient and actor losses (advantage * log-probability, or the critic's gradient fed
-# as y_true), trading objectives on bounded positions, and negative log-likelihoods of a
-# log-probability output.
-_LINEAR_ON_PURPOSE = re.compile(
-    r"(?i)wasserstein|wgan|critic|earth_?mover|(^|_)emd($|_)|policy|actor|ddpg|reinforce|advantage|"
-    r"reward|profit|sharpe|portfolio|pnl|(^|_)pg($|_)|nll|likelihood|log_?prob"
-)
-
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for loss in ctx.index.losses:
         if not trained_loss(ctx, loss) or not runs_on_tensors(ctx, loss):
             continue
-        if _LINEAR_ON_PURPOSE.search(loss.name.rsplit(".", 1)[-1]):
+        if linear_on_purpose(loss.name):
             continue
         if _indexes_batch_axis(loss):
             continue  # LL102 reports it: the value is not what the author meant to compute

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Longest first: `tensorflow.keras` must win over `tensorflow`.
@@ -90,3 +91,23 @@ def op_in(api: Api | None, names: frozenset[str]) -> bool:
 # Keras layer and model classes, checked by the last component of a keras path.
 def is_keras_path(api: Api | None, *paths: str) -> bool:
     return api is not None and api.family == "keras" and api.path in paths
+
+
+# Losses that are linear in y_pred on purpose, where the model's output or a constraint bounds
+# them: Wasserstein critics (`mean(y_true * y_pred)` with weight clipping or a gradient penalty),
+# policy-gradient and actor losses (advantage * log-probability, or the critic's gradient fed
+# as y_true), trading objectives on bounded positions, and negative log-likelihoods of a
+# log-probability output.
+_LINEAR_ON_PURPOSE = re.compile(
+    r"(?i)wasserstein|wgan|critic|earth_?mover|(^|_)emd($|_)|policy|actor|ddpg|reinforce|advantage|"
+    r"reward|profit|sharpe|portfolio|pnl|(^|_)pg($|_)|nll|likelihood|log_?prob"
+)
+
+
+def linear_on_purpose(name: str) -> bool:
+    """A loss whose name (`wasserstein_loss`, `Critic.call`, `policy_loss`) says that it is
+    linear in y_pred by design (LL209, both passes)."""
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf == "call" and "." in name:
+        leaf = name.rsplit(".", 2)[-2]
+    return bool(_LINEAR_ON_PURPOSE.search(leaf))

@@ -409,6 +409,7 @@ GOOD_CASES = {
         dense_model(3, activation="softmax"), X, np.eye(3)[RNG.integers(0, 3, 100)], loss=ul.expected_reward_loss,
     ),
     "identity-loss": lambda: probe(dense_model(1), X, np.zeros((100, 1)), loss=ul.identity_loss),
+    "wasserstein-critic": lambda: probe(dense_model(1), X, np.where(RNG.random((100, 1)) > 0.5, 1.0, -1.0), loss=ul.wasserstein_loss),
 }
 
 
