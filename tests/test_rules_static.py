@@ -130,7 +130,11 @@ def test_reshape_of_an_alias_and_not_of_other_tensors() -> None:
 
 
 @pytest.mark.parametrize(
-    "shape", ["[-1]", "(-1,)", "-1", "[-1, 1]", "(-1, 1, 1)", "tf.shape(y_pred)", "y_pred.shape", "ops.shape(y_pred)"],
+    "shape",
+    [
+        "[-1]", "(-1,)", "-1", "[-1, 1]", "(-1, 1, 1)", "tf.shape(y_pred)", "y_pred.shape", "ops.shape(y_pred)",
+        "[-1, y_pred.shape[-1]]", "(-1, ops.shape(y_true)[-1])",
+    ],
 )
 def test_reshapes_that_only_align_are_not_reported(shape: str) -> None:
     """Flattening sparse labels before one_hot, or giving y_true y_pred's shape: no new layout."""

@@ -49,7 +49,10 @@ def _aligns_only(ctx: FileContext, shape: cst.BaseExpression, tracked: dict[str,
     dynamic pass measures too: flattening (`[-1]`), adding or dropping a size-1 axis
     (`[-1, 1]`), or taking the other tensor's shape (`ops.shape(y_pred)`, `y_pred.shape`)."""
     if isinstance(shape, (cst.List, cst.Tuple)):
-        values = [_int(e.value) for e in shape.elements if isinstance(e, cst.Element)]
+        elements = [e.value for e in shape.elements if isinstance(e, cst.Element)]
+        if len(elements) == 2 and _int(elements[0]) == -1 and _last_dim(ctx, elements[1], tracked):
+            return True  # `[-1, y_pred.shape[-1]]`: the leading axes flattened, each row kept
+        values = [_int(e) for e in elements]
         return len(values) == len(shape.elements) and bool(values) and values[0] == -1 and set(values[1:]) <= {1}
     if _int(shape) == -1:
         return True
@@ -59,6 +62,16 @@ def _aligns_only(ctx: FileContext, shape: cst.BaseExpression, tracked: dict[str,
         api = ctx.call_api(shape)
         return api is not None and op_in(api, _SHAPE)
     return False
+
+
+def _last_dim(ctx: FileContext, node: cst.BaseExpression, tracked: dict[str, str]) -> bool:
+    """`y_pred.shape[-1]` or `ops.shape(y_pred)[-1]` of the target or prediction."""
+    if not isinstance(node, cst.Subscript) or len(node.slice) != 1:
+        return False
+    index = node.slice[0].slice
+    if not isinstance(index, cst.Index) or _int(index.value) != -1:
+        return False
+    return _aligns_only(ctx, node.value, tracked)
 
 
 def _int(node: cst.BaseExpression) -> int | None:
