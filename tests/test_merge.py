@@ -83,6 +83,13 @@ def test_a_crash_makes_the_warning_that_explains_it_an_error() -> None:
     assert merged.code == "LL111" and merged.severity is Severity.ERROR
 
 
+def test_the_same_crash_on_two_outputs_is_evidence_once() -> None:
+    static = [finding("LL108", 20, 21, "np.mean", Pass.STATIC)]
+    crashes = [finding("LL206", 20, 5, f"raises on output 'out_{i}'", Pass.DYNAMIC) for i in range(2)]
+    (merged,) = merge(static, crashes)
+    assert merged.message.count("measured:") == 1 and "out_0" in merged.message
+
+
 def test_a_crash_elsewhere_is_kept() -> None:
     static = [finding("LL108", 20, 21, "np.mean", Pass.STATIC)]
     merged = merge(static, [finding("LL206", 22, 5, "crash", Pass.DYNAMIC)])

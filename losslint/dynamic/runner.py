@@ -227,6 +227,7 @@ def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[t
         f for f in static if not (f.code == "LL301" and (f.path, f.line) in consistent_steps)
     ]
     merged = []
+    evidenced: set[int] = set()  # indexes in `remaining` of the findings a crash was folded into
     for finding in dynamic:
         twin = _twin(finding, remaining)
         if twin is not None:
@@ -239,9 +240,12 @@ def merge(static: list[Finding], dynamic: list[Finding], consistent_steps: set[t
             continue
         cause = _cause(finding, remaining) if finding.code in ("LL002", "LL206") else None
         if cause is not None:  # the crash is the static finding's measured consequence: an error
-            remaining[remaining.index(cause)] = dataclasses.replace(
-                cause, severity=Severity.ERROR, message=f"{cause.message}; measured: {finding.message}"
-            )
+            index = next(i for i, f in enumerate(remaining) if f is cause)
+            if index not in evidenced:  # the same crash on another output says nothing new
+                evidenced.add(index)
+                remaining[index] = dataclasses.replace(
+                    cause, severity=Severity.ERROR, message=f"{cause.message}; measured: {finding.message}"
+                )
             continue
         merged.append(finding)
     return remaining + merged
