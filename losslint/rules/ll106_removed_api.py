@@ -145,6 +145,10 @@ _REMOVED_MODULES = {
 _REMOVED_MODULES_KERAS_ONLY = {
     "preprocessing.text": "keras.layers.TextVectorization",
     "layers.experimental": "keras.layers",
+}
+# Keras 3 modules that still import (Keras re-exports them itself) but whose contents raise
+# ImportError when used: only names below them are reported.
+_UNUSABLE_MODULES_KERAS_ONLY = {
     "optimizers.legacy": "keras.optimizers (Keras 3 raises ImportError on the legacy optimizers)",
 }
 _PRIVATE_KERAS = "tensorflow.python.keras"
@@ -197,6 +201,10 @@ def _removed_module(qualified: str) -> tuple[str, str] | None:
     for module, replacement in removed.items():
         if api.path == module or api.path.startswith(module + "."):
             return f"{api.root}.{module}", replacement
+    if api.root == "keras":
+        for module, replacement in _UNUSABLE_MODULES_KERAS_ONLY.items():
+            if api.path.startswith(module + "."):  # the module itself imports fine
+                return f"{api.root}.{module}", replacement
     return None
 
 
@@ -206,6 +214,12 @@ def _module_message(module: str, replacement: str) -> tuple[str, str]:
             f"`{module}` is TensorFlow's private, frozen Keras 2 copy: it imports silently, but "
             "its models are not Keras 3 models and fit()/predict() raise AttributeError "
             "(module 'tensorflow.python.distribute.input_lib' has no attribute ...)",
+            f"use {replacement}",
+        )
+    if module.partition(".")[2] in _UNUSABLE_MODULES_KERAS_ONLY:
+        return (
+            f"`{module}` still imports in Keras 3, but everything in it raises ImportError when "
+            f"used ('`{module}` is not supported in Keras 3')",
             f"use {replacement}",
         )
     return (
