@@ -67,6 +67,8 @@ def cli() -> None:
 @click.option("--select", multiple=True, metavar="CODES", help="Only these rules: codes, names or prefixes (LL1), comma-separated.")
 @click.option("--extend-select", multiple=True, metavar="CODES", help="Rules to add to the selection.")
 @click.option("--ignore", multiple=True, metavar="CODES", help="Rules to leave out: codes, names or prefixes.")
+@click.option("--exclude", multiple=True, metavar="PATTERNS", help="Glob patterns of files and folders to skip, replacing the default and configured ones.")
+@click.option("--extend-exclude", multiple=True, metavar="PATTERNS", help="Glob patterns to skip besides the default and configured ones (e.g. '*_test.py').")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
@@ -93,6 +95,8 @@ def check(
     select: tuple[str, ...],
     extend_select: tuple[str, ...],
     ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
     output_format: str,
     output_file: str | None,
     exit_zero: bool,
@@ -129,6 +133,8 @@ def check(
         "extend_select": (config.extend_select + _split(extend_select)) if extend_select else None,
         "ignore": (config.ignore + _split(ignore)) if ignore else None,
         "warn_unused_suppressions": warn_unused_suppressions,
+        "exclude": _split(exclude),
+        "extend_exclude": (config.extend_exclude + _split(extend_exclude)) if extend_exclude else None,
     }
     config = merged(config, **overrides)
     stdin = None

@@ -144,6 +144,17 @@ def test_exclude_file_glob(proj) -> None:
     assert {path for path, _code in findings("../proj")} == {"../proj/sub/train.py"}
 
 
+def test_exclude_flags_on_the_command_line(proj) -> None:
+    """`--extend-exclude` adds to the configured patterns, `--exclude` replaces them (as in ruff)."""
+    write(proj / "sub" / "train_test.py", BAD)
+    write(proj / "legacy" / "old.py", BAD)
+    write(proj / "build" / "out.py", BAD)
+    pyproject(proj, 'extend-exclude = ["legacy"]\n')
+    assert {p for p, _code in findings("--extend-exclude", "*_test.py", "../proj")} == {"../proj/sub/train.py"}
+    # build/ was excluded by default only; the configured extend-exclude still applies.
+    assert {p for p, _code in findings("--exclude", "*_test.py", "../proj")} == {"../proj/sub/train.py", "../proj/build/out.py"}
+
+
 def test_warn_unused_suppressions_from_config(proj) -> None:
     write(proj / "sub" / "train.py", BAD + UNUSED)
     assert codes(TRAIN) == ["LL101", "LL102"]

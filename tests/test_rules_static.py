@@ -383,6 +383,11 @@ def test_tf_keras_names_that_tf_keras_still_has_are_not_reported() -> None:
     assert codes_at("import keras\nopt = keras.optimizers.legacy.Adam()\n", select=("LL106",)) == [(2, "LL106")]
 
 
+def test_assigning_a_removed_name_is_a_compat_shim_not_a_use() -> None:
+    source = "import keras\nkeras.backend.name_scope = keras.name_scope\nwith keras.backend.name_scope('x'):\n    pass\n"
+    assert codes_at(source, select=("LL106",)) == [(3, "LL106")]
+
+
 def test_importing_the_legacy_optimizers_module_itself_is_fine() -> None:
     """Keras 3's own `keras/optimizers/__init__.py` re-exports it; only its optimizers raise."""
     assert codes_at("from keras.optimizers import legacy as legacy\n", select=("LL106",)) == []

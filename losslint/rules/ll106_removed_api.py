@@ -253,6 +253,8 @@ def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterat
     parent = ctx.parents.get(node)
     if isinstance(parent, cst.Attribute) and parent.value is node:
         return  # only the whole chain: `tf.train.AdamOptimizer`, not `tf.train`
+    if isinstance(parent, cst.AssignTarget):
+        return  # `keras.backend.name_scope = keras.name_scope` defines it (a compat shim), no use
     if isinstance(parent, cst.Attribute) and parent.attr is node:
         return
     if isinstance(node, cst.Attribute):
