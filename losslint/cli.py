@@ -19,6 +19,7 @@ import click
 
 from losslint import __version__, registry
 from losslint.config import Config, ConfigError, find_config_file, load, merged, parse_size
+from losslint.findings import Severity
 from losslint.reporters import FORMATS, github, json_format, sarif, text
 from losslint.runner import RunResult, run
 
@@ -157,6 +158,8 @@ def check(
                 f"{outcome.peak_rss / 2**20:.0f} MiB; script output:", err=True,
             )
             click.echo(outcome.output.rstrip() or "(none)", err=True)
+            for detail in outcome.details:
+                click.echo(f"losslint: dynamic: {detail}", err=True)
     _report(result, output_format, output_file, quiet, no_color, statistics)
     for note in result.notes:
         click.echo(f"losslint: {note}", err=True)
@@ -164,7 +167,12 @@ def check(
         click.echo(f"losslint: error: {error}", err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if _failing(result.findings) and not exit_zero else EXIT_OK)
+
+
+def _failing(findings: list) -> bool:
+    """Errors and warnings fail the run; info findings (LL005) only inform, as pylint's do."""
+    return any(f.severity != Severity.INFO for f in findings)
 
 
 def _findings(count: int) -> str:
@@ -207,7 +215,7 @@ def _fix(
         click.echo(f"losslint: error: {error}", err=True)
     if errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if result.findings and not exit_zero else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if _failing(result.findings) and not exit_zero else EXIT_OK)
 
 
 def _dynamic_options(

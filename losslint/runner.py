@@ -180,8 +180,13 @@ def run(
         if dynamic is not None and (report.compiles_model or path.resolve() in named):
             result.scripts.append((path, report.path))
     if dynamic is not None and result.scripts:
-        from losslint.dynamic.runner import merge, run_scripts
+        from losslint.dynamic.runner import merge, missing_requirement, run_scripts
 
+        missing = missing_requirement()
+        if missing is not None:
+            result.errors.append(missing)
+            result.findings = sort_findings(result.findings)
+            return result
         result.dynamic = run_scripts(result.scripts, dynamic)
         measured = []
         consistent: set[tuple[str, int]] = set()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import faulthandler
 import json
+import linecache
 import os
-import runpy
 import signal
 import sys
 import traceback
@@ -33,10 +33,12 @@ class Child:
         self.root = self.script.parent
         self.findings: list[Finding] = []
         self.notes: list[str] = []
+        self.details: list[str] = []  # for -v
         self.consistent_steps: list[list] = []  # [path, line] of train_steps measured consistent
         self.error: str | None = None
         self.reached = False
         self.written = False
+        self.verdict = "none"  # "fit": probed on the real batch; "model": on synthesised targets
 
     # Which frames belong to the user: the script's folder, minus installed packages.
     def is_user_file(self, filename: str) -> bool:
@@ -69,10 +71,15 @@ class Child:
         if self.written:
             return
         self.written = True
+        writes = getattr(self, "writes", None)
+        if writes is not None:
+            self.details.extend(f"{self.script.name}: {entry}" for entry in writes.log)
         payload = {
             "reached": self.reached,
+            "verdict": self.verdict,
             "error": self.error,
             "notes": self.notes,
+            "details": self.details,
             "consistent_steps": self.consistent_steps,
             "findings": [dataclasses.asdict(f) for f in self.findings],
         }
@@ -99,13 +106,31 @@ class Child:
         interceptor.install()
         self._guard_exit()
 
+        from losslint.dynamic import standins
+        from losslint.dynamic.resume import Executor, main_module
+
+        self.ledger = standins.Ledger(self.is_user_file)
+        standins.install(self.ledger)
+        self._guard_writes()
         sys.argv = [str(self.script), *self.request.get("script_args", [])]
         os.chdir(self.root)
         sys.path.insert(0, str(self.root))
         try:
-            runpy.run_path(str(self.script), run_name="__main__")
+            source = self.request.get("source")
+            if source is not None:  # a notebook's code cells: tracebacks and the probe read these lines
+                linecache.cache[str(self.script)] = (len(source), None, source.splitlines(True), str(self.script))
+            else:
+                source = self.script.read_text(encoding="utf-8", errors="replace")
+            executor = Executor(self.script, source, self.ledger, self.is_user_file)
+        except SyntaxError as error:
+            self.script_failed(f"the script does not compile: {error.msg}", SourceLine(str(self.script), error.lineno or 1),
+                               "fix the syntax error")
+            return
+        try:
+            self.execution = executor.run(main_module(self.script).__dict__)
         except StopBeforeTraining:
             self.reached = True
+            self.execution = executor.execution
         except SystemExit as stop:
             where = self.user_frame(sys.exc_info()[2])
             self.script_failed(
@@ -114,37 +139,145 @@ class Child:
                 "let the script run up to model.fit(...) (e.g. pass its arguments with --script-args)",
             )
             return
-        except BaseException as error:  # the user's script may raise anything
+        self._note_standins()
+        self._note_backend()
+        failure = self.execution.failure
+        if failure is not None:
+            error, tb = failure
             summary = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
             text = summary[-1] if summary else type(error).__name__
-            blocked = _network_block(error)
-            if blocked is not None:
-                self.script_failed(
-                    f"the script opened a network connection before fit ({blocked}): the dynamic "
-                    f"pass runs offline ({text})",
-                    self.user_frame(sys.exc_info()[2]),
-                    "load the data from local files (keras.datasets.* are stubbed offline), or lint without --dynamic",
-                )
-                return
             self.script_failed(
                 f"the script raised before reaching fit: {text}",
-                self.user_frame(sys.exc_info()[2]),
+                self.user_frame(tb),
                 "fix the error: the dynamic pass needs the script to run up to model.fit(...)",
             )
             return
+        causes = self._causes()
         if not interceptor.compiles:
+            if causes:
+                self._incomplete(causes, "no model was compiled without it, so no loss was probed")
+                return
             self.script_failed(
                 "the script finished without compiling a Keras model, so there was nothing to probe",
                 None,
                 "call model.compile(...) in the script, or lint it without --dynamic",
             )
             return
-        self._probe(interceptor)
+        coverages = self._probe(interceptor)
+        self._verdict(interceptor, coverages, causes)
 
-    def _probe(self, interceptor: Any) -> None:
+    # -- what the environment lacked -----------------------------------------------------
+
+    def _note_standins(self) -> None:
+        for module, (kind, where) in sorted(self.ledger.missing.items()):
+            line = f" (imported at line {where.line})" if where is not None else ""
+            what = "a display/plotting module" if kind == "display" else "not installed"
+            self.details.append(f"{self.script.name}: `{module}` is {what}{line}: the script ran with an inert stand-in for it")
+        for skip in self.execution.skips:
+            bound = f"; stand-ins for {_and([f'`{n}`' for n in skip.names])}" if skip.names else ""
+            self.details.append(f"{self.script.name}:{skip.line}: the environment stopped this statement ({skip.reason.text}){bound}")
+
+    def _note_backend(self) -> None:
+        """Keras was imported on TensorFlow before the script ran: a script (or an environment)
+        asking for JAX or PyTorch is probed on TensorFlow, and told so."""
+        asked = os.environ.get("KERAS_BACKEND")
+        if asked in (None, "", "tensorflow"):
+            asked = os.environ.get("LOSSLINT_USER_KERAS_BACKEND")
+        if asked and asked != "tensorflow":
+            self.notes.append(
+                f"{self.script.name}: KERAS_BACKEND={asked} is asked for; the dynamic pass probes on the "
+                "TensorFlow backend"
+            )
+
+    def _causes(self) -> list[tuple[SourceLine, str]]:
+        """What the script could not have here, where it first needed it, in script order."""
+        causes: list[tuple[SourceLine, str]] = []
+        for module, (kind, where) in self.ledger.missing.items():
+            if kind == "missing" and where is not None:
+                causes.append((where, f"`{module}` is not installed"))
+        seen: set[tuple[int, str]] = set()
+        for skip in self.execution.skips:
+            if skip.reason.kind == "stand-in" or (skip.origin, skip.reason.text) in seen:
+                continue
+            seen.add((skip.origin, skip.reason.text))
+            if skip.reason.kind == "module" and skip.reason.module in self.ledger.missing:
+                continue
+            text = skip.reason.text
+            if skip.reason.kind == "network":
+                text = f"{text}: the dynamic pass runs offline"
+            causes.append((SourceLine(skip.path, skip.origin or skip.line), text))
+        causes.sort(key=lambda c: c[0].line)
+        return causes
+
+    def _described(self, causes: list[tuple[SourceLine, str]]) -> str:
+        parts = [f"line {where.line}: {text}" for where, text in causes[:3]]
+        if len(causes) > 3:
+            parts.append(f"and {len(causes) - 3} more")
+        return "; ".join(parts)
+
+    def _standin_names(self) -> list[str]:
+        names: list[str] = []
+        for skip in self.execution.skips:
+            names.extend(n for n in skip.names if n not in names)
+        return names
+
+    def _finding(self, code: str, where: SourceLine, message: str, fix: str) -> None:
+        rule = registry.get(code)
+        assert rule is not None
+        self.findings.append(Finding(
+            code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
+            column=where.column, end_line=where.line, end_column=where.column + 1, message=message, fix=fix,
+            pass_=Pass.DYNAMIC,
+        ))
+
+    def _incomplete(self, causes: list[tuple[SourceLine, str]], consequence: str) -> None:
+        blocked = [s for s in self.execution.skips if s.reason.kind == "stand-in"]
+        detail = ""
+        if blocked:
+            first = blocked[0]
+            detail = f" (line {first.line} could not run on the stand-ins: {first.reason.text})"
+        self._finding(
+            "LL006", causes[0][0],
+            f"the script cannot run here as written ({self._described(causes)}); {consequence}{detail}",
+            "run losslint --dynamic where the data and modules are, or build the model from constants "
+            "(input shape, class count) rather than from the loaded data",
+        )
+
+    def _verdict(self, interceptor: Any, coverages: list[tuple[Any, Any]], causes: list[tuple[SourceLine, str]]) -> None:
+        unprobed = [record for record, coverage in coverages if not coverage.forward]
+        synthetic = [record for record, coverage in coverages if coverage.forward and not coverage.real_targets]
+        if unprobed:
+            names = _and([f"`{getattr(r.model, 'name', '?')}`" for r in unprobed])
+            if causes:
+                self._incomplete(causes, f"model {names} compiled but could not be called on stand-in inputs, so its losses were not probed")
+            self.verdict = "none"
+            return
+        real = any(coverage.real_targets for _, coverage in coverages)
+        self.verdict = "fit" if self.reached and real else "model"
+        if not causes or not synthetic:
+            return
+        parts = []
+        for record, coverage in coverages:
+            where = f" (compiled at line {record.where.line})" if record.where else ""
+            losses = _and([f"'{name}'" for name in coverage.losses]) or "no loss"
+            parts.append(f"model `{getattr(record.model, 'name', '?')}`{where} with {losses}")
+        names = self._standin_names()
+        standing = f" with stand-ins for {_and([f'`{n}`' for n in names[:6]])}" if names else ""
+        self._finding(
+            "LL005", causes[0][0],
+            f"the script cannot run here as written ({self._described(causes)}); losslint went on{standing} and "
+            f"probed {'; '.join(parts)} on targets made from the outputs' shapes. Not checked without the real "
+            "targets: their shapes against the outputs (LL201, LL202), their encoding (LL205) and the measured "
+            "train_step loss (LL302)",
+            "nothing to fix if the data is there when it trains; for every check, run losslint --dynamic "
+            "where the data and modules are",
+        )
+
+    def _probe(self, interceptor: Any) -> list[tuple[Any, Any]]:
         from losslint.dynamic.discrepancy import measure
-        from losslint.dynamic.probe import probe_model
+        from losslint.dynamic.probe import Coverage, probe_model
 
+        coverages = []
         user_files = frozenset({str(self.script)})
         for record in interceptor.compiles:
             fit = next((f for f in interceptor.fits if f.model is record.model), None)
@@ -167,13 +300,26 @@ class Child:
                     f"{self.script.name}: internal error while measuring the train_step of model "
                     f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
                 )
+            coverage = Coverage()
+            coverages.append((record, coverage))
             try:
-                self.findings.extend(probe_model(record, fit, user_files))
+                self.findings.extend(probe_model(record, fit, user_files, coverage))
             except Exception as error:  # one model's probe failure must not lose the others
                 self.notes.append(
                     f"{self.script.name}: internal error while probing model "
                     f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
                 )
+        return coverages
+
+    def _guard_writes(self) -> None:
+        from losslint.dynamic.writes import WriteGuard
+
+        work = os.path.dirname(os.path.abspath(self.request["result"]))
+        scratch = self.request.get("scratch") or os.path.join(work, "scratch")
+        os.makedirs(scratch, exist_ok=True)
+        sys.dont_write_bytecode = True  # no __pycache__ in the user's folders
+        self.writes = WriteGuard(scratch, allowed=(work,))
+        self.writes.install()
 
     def _guard_exit(self) -> None:
         """os._exit() skips every finally: report it before the process goes."""
@@ -199,21 +345,10 @@ class Child:
         os._exit = guarded_exit  # type: ignore[assignment]
 
 
-def _network_block(error: BaseException) -> str | None:
-    """The blocked connection behind an exception, also when a library wrapped it (URLError)."""
-    from losslint.dynamic.sandbox import NetworkBlocked
-
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, NetworkBlocked):
-            return str(current).replace("losslint sandbox: ", "")
-        reason = getattr(current, "reason", None)  # urllib's URLError keeps the cause here
-        if isinstance(reason, NetworkBlocked):
-            return str(reason).replace("losslint sandbox: ", "")
-        current = current.__cause__ or current.__context__
-    return None
+def _and(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def main(argv: list[str]) -> int:

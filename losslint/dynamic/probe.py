@@ -69,9 +69,28 @@ _OP_SYMBOL = {
 }
 
 
-def probe_model(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> list[Finding]:
-    """Dynamic findings for one compiled model and what the script passed to fit."""
-    return run_probes(compile, fit, UserFiles(user_files))
+@dataclass
+class Coverage:
+    """How far the probe of one model got: the forward pass ran, these losses were called,
+    on the real targets or on targets made from the outputs' shapes."""
+
+    forward: bool = False
+    losses: list[str] = field(default_factory=list)
+    real_targets: bool = False
+
+
+def probe_model(
+    compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str], coverage: Coverage | None = None,
+) -> list[Finding]:
+    """Dynamic findings for one compiled model and what the script passed to fit; `coverage`,
+    when given, is filled with how far the probe got."""
+    probe = _ModelProbe(compile, fit, UserFiles(user_files))
+    findings = probe.run()
+    if coverage is not None:
+        coverage.forward = probe.forward_ok
+        coverage.losses = list(probe.probed)
+        coverage.real_targets = probe.targets_known
+    return findings
 
 
 def run_probes(compile: CompileRecord, fit: FitRecord | None, user: Container[str]) -> list[Finding]:
@@ -398,6 +417,9 @@ class _ModelProbe:
         self.notes: dict[tuple[str, str, int], _Note] = {}
         self.model_findings: list[Finding] = []
         self.rng = np.random.default_rng(0)
+        self.forward_ok = False
+        self.targets_known = False
+        self.probed: list[str] = []
 
     # -- entry ---------------------------------------------------------------------------
 
@@ -413,6 +435,7 @@ class _ModelProbe:
         if forward is None:
             return self._finish()
         y_pred_struct, outputs = forward
+        self.forward_ok = True
         self.outputs = outputs
         self.targets_known = y is not None
         self.sample_weighted = sample_weight is not None or bool(
@@ -461,6 +484,7 @@ class _ModelProbe:
                     values if self.targets_known else None, name, guessed=self.custom_step,
                 ))
         for pair in pairs:
+            self.probed.append(_loss_name(pair.identifier))
             try:
                 self._probe_pair(pair)
             except Exception as exc:  # noqa: BLE001 - one pair's probe bug must not lose the others

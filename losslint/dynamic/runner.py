@@ -44,11 +44,15 @@ class ScriptOutcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)  # shown with -v: stand-ins, skipped statements
     output: str = ""  # the script's own stdout and stderr, shown with -v
     # (path, line) of custom train_steps whose loss the dynamic pass measured consistent.
     consistent_steps: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     peak_rss: int = 0
+    # How far the probe got: "fit" (every model probed with the real batch), "model" (every
+    # model probed on targets made from its outputs: the data was not there), "none".
+    verdict: str = "none"
 
 
 def finding_from_dict(data: dict, display: dict[str, str]) -> Finding:
@@ -109,17 +113,44 @@ def _environment(options: DynamicOptions) -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["MPLBACKEND"] = "Agg"  # plt.show() must not wait for a window
     env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in the user's folders
+    # The probe runs on TensorFlow; the child says so when the user asked for another backend.
+    user_backend = env.get("KERAS_BACKEND")
+    if user_backend and user_backend != "tensorflow":
+        env["LOSSLINT_USER_KERAS_BACKEND"] = user_backend
+    env["KERAS_BACKEND"] = "tensorflow"
     package_parent = str(Path(losslint.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
     return env
 
 
 def run_script(script: Path, display: str, options: DynamicOptions) -> ScriptOutcome:
+    """Run one script (or notebook: its code cells in order) in a sandboxed child process."""
+    outcome = ScriptOutcome(display)
+    book = None
+    if script.suffix == ".ipynb":
+        from losslint.static import notebook
+
+        try:
+            book = notebook.read(script.read_bytes())
+        except (OSError, ValueError) as error:
+            outcome.errors.append(f"{display}: dynamic pass: {error}")
+            return outcome
+    outcome = _run_child(script, display, options, book.source if book is not None else None)
+    if book is not None:
+        outcome.findings = [book.map_finding(f) if f.path == display else f for f in outcome.findings]
+    return outcome
+
+
+def _run_child(script: Path, display: str, options: DynamicOptions, source: str | None) -> ScriptOutcome:
     outcome = ScriptOutcome(display)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="losslint-") as tmp:
         work = Path(tmp)
+        (work / "scratch").mkdir()
         request = {
+            "source": source,
+            "scratch": str(work / "scratch"),
             "script": str(script.resolve()),
             "script_args": list(options.script_args),
             "stub_data": options.stub_data,
@@ -131,7 +162,7 @@ def run_script(script: Path, display: str, options: DynamicOptions) -> ScriptOut
             process = subprocess.Popen(
                 [sys.executable, "-m", "losslint.dynamic.child", str(work / "request.json")],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                env=_environment(options), start_new_session=True,
+                env={**_environment(options), "TMPDIR": str(work / "scratch")}, start_new_session=True,
             )
             stopped = _watch(process, options, outcome)
         outcome.seconds = time.perf_counter() - started
@@ -171,11 +202,13 @@ def run_script(script: Path, display: str, options: DynamicOptions) -> ScriptOut
             "let the script run up to model.fit(...)",
         ))
         return outcome
+    outcome.verdict = result.get("verdict", "none")
     if result.get("error"):
         outcome.errors.append(f"{display}: dynamic pass: {result['error']}")
     display_paths = {str(script.resolve()): display}
     outcome.findings.extend(finding_from_dict(f, display_paths) for f in result.get("findings", ()))
     outcome.notes.extend(result.get("notes", ()))
+    outcome.details.extend(result.get("details", ()))
     outcome.consistent_steps.extend(
         (display_paths.get(path, _relative(path)), line) for path, line in result.get("consistent_steps", ())
     )
@@ -205,6 +238,16 @@ def _stop(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait()
+
+
+def missing_requirement() -> str | None:
+    """Why the dynamic pass cannot run in this environment (without importing TensorFlow)."""
+    import importlib.util
+
+    for module in ("tensorflow", "keras", "numpy"):
+        if importlib.util.find_spec(module) is None:
+            return f'the dynamic pass needs TensorFlow ({module} is not installed): pip install "losslint[tf]"'
+    return None
 
 
 def run_scripts(scripts: list[tuple[Path, str]], options: DynamicOptions) -> list[ScriptOutcome]:

@@ -188,6 +188,13 @@ class Interceptor:
         }[method]
         given = dict(zip(names, args))
         given.update(kwargs)
+        from losslint.dynamic.standins import is_standin
+
+        standins = sorted(key for key, value in given.items() if is_standin(value))
+        for key in standins:  # data the environment did not have: the probe synthesises it
+            given[key] = None
+        if is_standin(given.get("batch_size")):
+            given["batch_size"] = None
         record = FitRecord(
             model=model,
             method=method,
@@ -199,6 +206,10 @@ class Interceptor:
             validation_data=given.get("validation_data"),
             where=self.caller(),
         )
+        if standins:
+            record.extra["standins"] = standins
+        if record.x is None and standins:
+            return record
         from losslint.dynamic.data import first_batch
 
         first_batch(record)

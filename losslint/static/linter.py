@@ -54,7 +54,6 @@ def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset
         return report
     report = lint_source(display, book.source, config, disabled)
     report.findings = [book.map_finding(f) for f in report.findings]
-    report.compiles_model = False  # the dynamic pass runs scripts, not notebooks
     report.source = None
     if report.findings:
         report.cell_sources = book.cells

@@ -1,0 +1,100 @@
+"""Is a failure the environment's or the user's? The dynamic pass runs where the training data,
+the network and the plotting libraries usually are not; what fails for lack of them is not a
+bug in the script.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from losslint.dynamic.standins import Ledger
+
+# Library code that loads data: an exception raised inside it means the data is not here
+# (a folder with no images, a URL, a dataset that needs a download).
+_DATA_LOADERS = (
+    "keras/src/utils/file_utils.py", "keras/src/utils/image_dataset_utils.py",
+    "keras/src/utils/text_dataset_utils.py", "keras/src/utils/audio_dataset_utils.py",
+    "keras/src/utils/dataset_utils.py", "keras/src/utils/image_utils.py",
+    "keras/src/utils/timeseries_dataset_utils.py", "keras/src/datasets/",
+    "tensorflow_datasets/", "pandas/io/", "sklearn/datasets/", "datasets/load.py",
+    "huggingface_hub/", "urllib/request.py", "http/client.py", "requests/",
+    "tensorflow/python/lib/io/file_io.py", "tensorflow/python/data/experimental/ops/readers.py",
+    "numpy/lib/_npyio_impl.py", "numpy/lib/npyio.py", "numpy/lib/_datasource.py",
+    "keras_hub/src/utils/preset_utils.py", "kagglehub/", "gdown/", "zipfile", "tarfile.py",
+)
+_MISSING_FILE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the environment stopped a statement, in words for the report."""
+
+    kind: str  # "network", "module", "file", "data", "stand-in"
+    text: str  # the exception, one line
+    module: str | None = None  # the missing module
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text and text[0] else type(error).__name__
+
+
+def network_block(error: BaseException) -> str | None:
+    """The blocked connection behind an exception, also when a library wrapped it (URLError)."""
+    from losslint.dynamic.sandbox import NetworkBlocked
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NetworkBlocked):
+            return str(current).replace("losslint sandbox: ", "")
+        reason = getattr(current, "reason", None)  # urllib's URLError keeps the cause here
+        if isinstance(reason, NetworkBlocked):
+            return str(reason).replace("losslint sandbox: ", "")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _frames(error: BaseException) -> list[str]:
+    files = []
+    tb = error.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename.replace(os.sep, "/"))
+        tb = tb.tb_next
+    return files
+
+
+def environment_reason(
+    error: BaseException, met_standin: bool, ledger: Ledger, is_user_file: Callable[[str], bool],
+) -> Reason | None:
+    """The environment's reason for `error`, or None when it is the user's own failure."""
+    text = _one_line(error)
+    blocked = network_block(error)
+    if blocked is not None:
+        return Reason("network", blocked)
+    if isinstance(error, ModuleNotFoundError) and error.name:
+        # A package that is not installed at all; a missing submodule of an installed package
+        # (`keras.layers.core`) is an API the script should not use: its own bug.
+        top = error.name.split(".")[0]
+        if top in ledger.missing or importlib.util.find_spec(top) is None:
+            return Reason("module", text, top)
+    if isinstance(error, OSError) and (
+        isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
+        or getattr(error, "errno", None) in _MISSING_FILE_ERRNOS
+    ):
+        return Reason("file", text)
+    if type(error).__module__.startswith("tensorflow") and type(error).__name__ in (
+        "NotFoundError", "PermissionDeniedError", "UnimplementedError",
+    ):
+        return Reason("file", text)
+    if met_standin:
+        return Reason("stand-in", text)
+    files = _frames(error)
+    if any(loader in path for path in files for loader in _DATA_LOADERS):
+        return Reason("data", text)
+    return None

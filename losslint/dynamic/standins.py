@@ -1,0 +1,202 @@
+"""Inert stand-ins for what the dynamic pass cannot have: modules that are not installed, data
+that is not there.
+
+A `StandIn` accepts every call, attribute, item and operator and returns another stand-in, so
+`plt.plot(history)` or `df = pd.read_csv(path)` goes on without the real library or file. Every
+use is counted in the `Ledger` it belongs to, so that the executor can tell a statement that
+failed *because* it met a stand-in (the environment) from one that failed on its own (the user's
+bug).
+
+Modules are stood in only when they are missing and imported from the user's own files: an
+optional import inside Keras or TensorFlow still sees its ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from losslint.dynamic.capture import SourceLine
+
+# Modules a training run does not need: plotting, display, progress bars, experiment logging.
+# They are stood in silently (a note with -v); any other missing module is stood in too, but
+# reported, because the model or the data may need it.
+DISPLAY_MODULES = frozenset({
+    "matplotlib", "seaborn", "plotly", "bokeh", "altair", "IPython", "ipywidgets", "PIL",
+    "cv2", "imgaug", "tqdm", "pydot", "pydotplus", "graphviz", "visualkeras", "livelossplot",
+    "wandb", "mlflow", "comet_ml", "neptune", "google.colab", "termcolor", "tabulate",
+})
+
+# How many items a stand-in yields when iterated: `fig, ax = plt.subplots()` unpacks two.
+_ITEMS = 2
+
+
+@dataclass
+class Ledger:
+    """What the stand-ins of one script saw: the missing modules and how often a stand-in was used."""
+
+    is_user_file: Callable[[str], bool]
+    # module -> ("display" or "missing", where the user's file first imported it)
+    missing: dict[str, tuple[str, SourceLine | None]] = field(default_factory=dict)
+    uses: int = 0
+
+    def module_kind(self, name: str) -> str:
+        top = name.split(".")[0]
+        if name in DISPLAY_MODULES or top in DISPLAY_MODULES or ".".join(name.split(".")[:2]) in DISPLAY_MODULES:
+            return "display"
+        return "missing"
+
+
+class StandIn:
+    """Anything: a missing module's attribute, the data a failed statement would have bound."""
+
+    __slots__ = ("_losslint_name", "_losslint_ledger")
+
+    def __init__(self, name: str = "?", ledger: Ledger | None = None, *_: Any, **__: Any) -> None:
+        object.__setattr__(self, "_losslint_name", name)
+        object.__setattr__(self, "_losslint_ledger", ledger)
+
+    def _use(self, suffix: str) -> StandIn:
+        ledger = object.__getattribute__(self, "_losslint_ledger")
+        if ledger is not None:
+            ledger.uses += 1
+        return StandIn(f"{object.__getattribute__(self, '_losslint_name')}{suffix}", ledger)
+
+    def __getattr__(self, name: str) -> Any:
+        # Protocol probes (`__array_interface__`, `_keras_history`, `__tf_flatten__`) must fail as on a
+        # plain object, or NumPy, tf.nest and Keras would take a stand-in for something it is not.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._use(f".{name}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._use(f".{name}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> StandIn:
+        return self._use("()")
+
+    def __getitem__(self, key: Any) -> StandIn:
+        return self._use("[]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._use("[]")
+
+    def __iter__(self) -> Iterator[StandIn]:
+        self._use("")
+        return iter([self._use(f"[{i}]") for i in range(_ITEMS)])
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        # NumPy (and tf.constant through it) would otherwise take a stand-in for a nested
+        # sequence, 2 x 2 x ... 32 levels deep.
+        return self._refuse()
+
+    def __enter__(self) -> StandIn:
+        return self._use("")
+
+    def __exit__(self, *args: Any) -> bool:
+        return False
+
+    def __bool__(self) -> bool:
+        self._use("")
+        return True
+
+    def __mro_entries__(self, bases: tuple) -> tuple:
+        return ()  # `class Plot(keras.callbacks.Callback, standin.Base)`: the stand-in base drops out
+
+    def __repr__(self) -> str:
+        return f"<losslint stand-in for {object.__getattribute__(self, '_losslint_name')}>"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        self._use("")
+        return other is self
+
+    def _refuse(self, *args: Any) -> Any:
+        self._use("")
+        raise TypeError(f"{self!r} has no value here")
+
+    # A number is needed (`int(n)`, `range(n)`, a layer's units, `len(x)`): the data is not there.
+    __int__ = __float__ = __index__ = __complex__ = __len__ = _refuse
+
+    def _op(self, *args: Any) -> StandIn:
+        return self._use("")
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _op
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __pow__ = __rpow__ = __matmul__ = _op
+    __rmatmul__ = __neg__ = __pos__ = __abs__ = __invert__ = __and__ = __or__ = __xor__ = _op
+    __lt__ = __le__ = __gt__ = __ge__ = _op
+
+
+def _tqdm(iterable: Any = None, *args: Any, **kwargs: Any) -> Any:
+    """tqdm's stand-in passes its iterable through: `for x in tqdm(data)` still loops."""
+    return iterable if iterable is not None else StandIn("tqdm()")
+
+
+class StandInModule(types.ModuleType):
+    def __init__(self, name: str, ledger: Ledger) -> None:
+        super().__init__(name)
+        self.__path__: list[str] = []  # a package: `import matplotlib.pyplot` works
+        self.__losslint_standin__ = True
+        self._ledger = ledger
+        if name.split(".")[0] == "tqdm":
+            self.tqdm = self.trange = _tqdm  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return StandIn(f"{self.__name__}.{name}", self._ledger)
+
+
+class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Last on sys.meta_path: reached only for modules no other finder has."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        top = fullname.split(".")[0]
+        if top in sys.modules and not getattr(sys.modules[top], "__losslint_standin__", False):
+            return None  # a submodule missing from a real package: its own ImportError
+        where = self._user_line()
+        if where is None:
+            return None
+        self.ledger.missing.setdefault(top, (self.ledger.module_kind(fullname), where))
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def _user_line(self) -> SourceLine | None:
+        """The user's import statement behind this lookup, or None when a library imports."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not filename.startswith("<frozen importlib"):
+                return SourceLine(filename, frame.f_lineno) if self.ledger.is_user_file(filename) else None
+            frame = frame.f_back
+        return None
+
+    def create_module(self, spec: Any) -> types.ModuleType:
+        return StandInModule(spec.name, self.ledger)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        return None
+
+
+def install(ledger: Ledger) -> StandInFinder:
+    finder = StandInFinder(ledger)
+    sys.meta_path.append(finder)
+    return finder
+
+
+def is_standin(value: Any) -> bool:
+    return isinstance(value, StandIn) or getattr(value, "__losslint_standin__", False) is True

@@ -1,0 +1,181 @@
+"""The dynamic pass's statement executor on plain Python scripts (no TensorFlow needed): what the
+environment stops is skipped with stand-ins, a failure in `main()` resumes in `main`'s frame,
+and the user's own errors stop the run."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from losslint.dynamic import standins
+from losslint.dynamic.resume import Executor, main_module
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    finders = list(sys.meta_path)
+    saved_main = sys.modules["__main__"]
+
+    def execute(source: str) -> tuple[dict, object, standins.Ledger]:
+        script = tmp_path / "train.py"
+        script.write_text(textwrap.dedent(source))
+        monkeypatch.chdir(tmp_path)
+        ledger = standins.Ledger(lambda f: Path(f).resolve().parent == tmp_path.resolve())
+        standins.install(ledger)
+        namespace = main_module(script).__dict__
+        execution = Executor(script, script.read_text(), ledger, ledger.is_user_file).run(namespace)
+        return namespace, execution, ledger
+
+    yield execute
+    sys.meta_path[:] = finders
+    sys.modules["__main__"] = saved_main
+    for name in [n for n, m in sys.modules.items() if getattr(m, "__losslint_standin__", False)]:
+        del sys.modules[name]
+
+
+def test_a_missing_file_binds_stand_ins_and_the_script_goes_on(run) -> None:
+    ns, execution, _ = run("""
+        rows = open("data.csv").read().splitlines()
+        n = 3
+        after = "reached"
+    """)
+    assert ns["after"] == "reached" and ns["n"] == 3
+    assert standins.is_standin(ns["rows"])
+    (skip,) = execution.skips
+    assert skip.line == 2 and skip.reason.kind == "file" and skip.names == ["rows"]
+    assert execution.failure is None
+
+
+def test_a_failure_inside_main_resumes_in_mains_frame(run) -> None:
+    ns, execution, _ = run("""
+        import json
+        RESULT = {}
+
+        def load(path):
+            with open(path) as f:
+                return json.load(f)
+
+        def main(epochs):
+            config = load("config.json")
+            units = 4 * epochs
+            RESULT["units"] = units
+            RESULT["config"] = config
+            return units
+
+        if __name__ == "__main__":
+            main(2)
+            RESULT["after_main"] = True
+    """)
+    assert ns["RESULT"]["units"] == 8 and ns["RESULT"]["after_main"] is True
+    assert standins.is_standin(ns["RESULT"]["config"])
+    (skip,) = execution.skips
+    assert skip.line == 10 and skip.origin == 6 and skip.names == ["config"]
+
+
+def test_nested_calls_resume_at_each_level(run) -> None:
+    ns, execution, _ = run("""
+        LOG = []
+
+        def train(path):
+            data = open(path).read()
+            LOG.append("train went on")
+
+        def main():
+            train("missing.txt")
+            LOG.append("main went on")
+
+        main()
+        LOG.append("module went on")
+    """)
+    assert ns["LOG"] == ["train went on", "main went on", "module went on"]
+    assert [s.line for s in execution.skips] == [5]
+
+
+def test_a_with_block_goes_on_after_the_failed_statement(run) -> None:
+    ns, _, _ = run("""
+        import contextlib
+        with contextlib.nullcontext():
+            text = open("missing.txt").read()
+            inside = True
+        outside = True
+    """)
+    assert ns["inside"] is True and ns["outside"] is True
+
+
+def test_a_missing_module_gets_a_stand_in_and_a_display_module_is_marked(run) -> None:
+    ns, execution, ledger = run("""
+        import matplotlib.pyplot as plt
+        import acme_loader_that_does_not_exist as acme
+        from tqdm import tqdm
+        fig, ax = plt.subplots()
+        ax.plot([1, 2, 3])
+        frame = acme.read("x.csv")
+        total = sum(tqdm([1, 2, 3]))
+    """)
+    assert ns["total"] == 6
+    assert ledger.missing["matplotlib"][0] == "display"
+    assert ledger.missing["acme_loader_that_does_not_exist"][0] == "missing"
+    assert ledger.missing["acme_loader_that_does_not_exist"][1].line == 3
+    assert execution.skips == []
+
+
+def test_a_statement_failing_on_a_stand_in_is_the_environments(run) -> None:
+    ns, execution, _ = run("""
+        data = open("missing.txt").read()
+        width = int(data)
+        done = True
+    """)
+    assert ns["done"] is True
+    assert [s.reason.kind for s in execution.skips] == ["file", "stand-in"]
+
+
+def test_the_users_own_error_stops_the_run(run) -> None:
+    ns, execution, _ = run("""
+        data = open("missing.txt").read()
+        y = [1, 2, 3]
+        y_scaled = y / 2
+        never = True
+    """)
+    assert "never" not in ns
+    error, _ = execution.failure
+    assert isinstance(error, TypeError)
+
+
+def test_a_missing_submodule_of_an_installed_package_is_the_users_bug(run) -> None:
+    _, execution, _ = run("""
+        from json.no_such_submodule import loads
+    """)
+    error, _ = execution.failure
+    assert isinstance(error, ModuleNotFoundError)
+
+
+def test_a_generator_is_not_resumed_but_its_caller_goes_on(run) -> None:
+    ns, execution, _ = run("""
+        def batches():
+            yield open("missing.txt").read()
+
+        first = next(batches())
+        after = True
+    """)
+    assert ns["after"] is True and standins.is_standin(ns["first"])
+    assert execution.skips[0].line == 5
+
+
+def test_line_numbers_are_the_scripts_own(run) -> None:
+    _, execution, _ = run("""
+        from __future__ import annotations
+        x: list[int] = [1]
+
+
+        def f() -> None:
+            raise ValueError("bug on line 7")
+
+        f()
+    """)
+    error, tb = execution.failure
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    assert tb.tb_lineno == 7
