@@ -26,7 +26,7 @@ def test_memory_cap_stops_the_script_with_a_finding(tmp_path) -> None:
     proc = run_cli("--dynamic", "--max-memory", "1GiB", "--format", "json", "hog.py", cwd=tmp_path, timeout=300)
     assert "Traceback" not in proc.stderr.decode()
     (finding,) = json.loads(proc.stdout)
-    assert finding["code"] == "LL002" and "1.0 GiB" in finding["message"]
+    assert finding["code"] == "LL006" and finding["severity"] == "warning" and "1.0 GiB" in finding["message"]
 
 
 def test_legacy_tf_keras_is_reported_as_unsupported(tmp_path) -> None:

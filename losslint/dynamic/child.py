@@ -34,6 +34,7 @@ class Child:
         self.findings: list[Finding] = []
         self.notes: list[str] = []
         self.details: list[str] = []  # for -v
+        self.dropped: list[Finding] = []  # probe findings that guessed sizes may explain
         self.consistent_steps: list[list] = []  # [path, line] of train_steps measured consistent
         self.error: str | None = None
         self.reached = False
@@ -71,6 +72,8 @@ class Child:
         if self.written:
             return
         self.written = True
+        for finding in self.dropped:
+            self.details.append(f"{self.script.name}:{finding.line}: not reported, it may come from a stand-in: {finding.code} {finding.message}")
         writes = getattr(self, "writes", None)
         if writes is not None:
             self.details.extend(f"{self.script.name}: {entry}" for entry in writes.log)
@@ -101,7 +104,9 @@ class Child:
             self.error = f"the dynamic pass needs Keras 3, found keras {keras.__version__}"
             return
         if self.request.get("stub_data", True):
-            stub_datasets()
+            marker = Path(self.request["result"]).with_name("stubbed")
+            # The marker tells the parent, even if the process is then killed for its memory.
+            stub_datasets(float(self.request.get("stub_scale", 1.0)), lambda name: marker.write_text(name))
         interceptor = Interceptor(self.is_user_file)
         interceptor.install()
         self._guard_exit()
@@ -170,7 +175,7 @@ class Child:
 
     def _note_standins(self) -> None:
         for module, (kind, where) in sorted(self.ledger.missing.items()):
-            line = f" (imported at line {where.line})" if where is not None else ""
+            line = f" (imported at {self._at(where.line)})" if where is not None else ""
             what = "a display/plotting module" if kind == "display" else "not installed"
             self.details.append(f"{self.script.name}: `{module}` is {what}{line}: the script ran with an inert stand-in for it")
         for skip in self.execution.skips:
@@ -192,9 +197,11 @@ class Child:
     def _causes(self) -> list[tuple[SourceLine, str]]:
         """What the script could not have here, where it first needed it, in script order."""
         causes: list[tuple[SourceLine, str]] = []
+        kinds: list[str] = []
         for module, (kind, where) in self.ledger.missing.items():
             if kind == "missing" and where is not None:
                 causes.append((where, f"`{module}` is not installed"))
+                kinds.append("module")
         seen: set[tuple[int, str]] = set()
         for skip in self.execution.skips:
             if skip.reason.kind == "stand-in" or (skip.origin, skip.reason.text) in seen:
@@ -206,11 +213,22 @@ class Child:
             if skip.reason.kind == "network":
                 text = f"{text}: the dynamic pass runs offline"
             causes.append((SourceLine(skip.path, skip.origin or skip.line), text))
-        causes.sort(key=lambda c: c[0].line)
-        return causes
+            kinds.append(skip.reason.kind)
+        order = sorted(range(len(causes)), key=lambda i: causes[i][0].line)
+        # A loader failing on stand-in data is the missing file's consequence, not a cause.
+        roots = [causes[i] for i in order if kinds[i] != "data"]
+        return roots or [causes[i] for i in order]
+
+    def _at(self, line: int) -> str:
+        """A line of the script in words: `line 12`, or in a notebook `cell 3, line 4`."""
+        places = self.request.get("places")
+        if places and 1 <= line <= len(places):
+            cell, cell_line = places[line - 1]
+            return f"cell {cell}, line {cell_line}"
+        return f"line {line}"
 
     def _described(self, causes: list[tuple[SourceLine, str]]) -> str:
-        parts = [f"line {where.line}: {text}" for where, text in causes[:3]]
+        parts = [f"{self._at(where.line)}: {text}" for where, text in causes[:3]]
         if len(causes) > 3:
             parts.append(f"and {len(causes) - 3} more")
         return "; ".join(parts)
@@ -235,7 +253,7 @@ class Child:
         detail = ""
         if blocked:
             first = blocked[0]
-            detail = f" (line {first.line} could not run on the stand-ins: {first.reason.text})"
+            detail = f" ({self._at(first.line)} could not run on the stand-ins: {first.reason.text})"
         self._finding(
             "LL006", causes[0][0],
             f"the script cannot run here as written ({self._described(causes)}); {consequence}{detail}",
@@ -258,11 +276,19 @@ class Child:
             return
         parts = []
         for record, coverage in coverages:
-            where = f" (compiled at line {record.where.line})" if record.where else ""
+            where = f" (compiled at {self._at(record.where.line)})" if record.where else ""
             losses = _and([f"'{name}'" for name in coverage.losses]) or "no loss"
             parts.append(f"model `{getattr(record.model, 'name', '?')}`{where} with {losses}")
+        from losslint.dynamic.standins import GUESS
+
         names = self._standin_names()
         standing = f" with stand-ins for {_and([f'`{n}`' for n in names[:6]])}" if names else ""
+        if self.ledger.guesses:
+            standing += (
+                f" (where a size was read off the missing data, {GUESS} was used, so failures at "
+                "a shape (LL103, LL201, LL203, LL205, LL206) are not reported"
+                + (f": {len(self.dropped)} left out" if self.dropped else "") + ")"
+            )
         self._finding(
             "LL005", causes[0][0],
             f"the script cannot run here as written ({self._described(causes)}); losslint went on{standing} and "
@@ -283,8 +309,8 @@ class Child:
             fit = next((f for f in interceptor.fits if f.model is record.model), None)
             if fit is None:
                 self.notes.append(
-                    f"{self.script.name}: model `{getattr(record.model, 'name', '?')}` compiled at line "
-                    f"{record.where.line if record.where else '?'} was not fit before the script stopped "
+                    f"{self.script.name}: model `{getattr(record.model, 'name', '?')}` compiled at "
+                    f"{self._at(record.where.line) if record.where else 'line ?'} was not fit before the script stopped "
                     "at its first fit: probed without its targets"
                 )
             elif "data_error" in fit.extra:
@@ -300,10 +326,20 @@ class Child:
                     f"{self.script.name}: internal error while measuring the train_step of model "
                     f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
                 )
-            coverage = Coverage()
+            coverage = Coverage(guess_inputs=bool(self.execution.skips or self.ledger.uses))
             coverages.append((record, coverage))
             try:
-                self.findings.extend(probe_model(record, fit, user_files, coverage))
+                uses = self.ledger.uses
+                findings = probe_model(record, fit, user_files, coverage)
+                if coverage.guessed_inputs:
+                    self.ledger.guesses += 1
+                if self.ledger.guesses or self.ledger.uses != uses:
+                    # Built on guessed sizes, or a loss that calls a missing module (a torch-only
+                    # loss probed on TensorFlow): a failure there says nothing about the real run.
+                    kept = [f for f in findings if f.code not in _SHAPE_DEPENDENT]
+                    self.dropped.extend(f for f in findings if f.code in _SHAPE_DEPENDENT)
+                    findings = kept
+                self.findings.extend(findings)
             except Exception as error:  # one model's probe failure must not lose the others
                 self.notes.append(
                     f"{self.script.name}: internal error while probing model "
@@ -343,6 +379,10 @@ class Child:
             real_exit(code)
 
         os._exit = guarded_exit  # type: ignore[assignment]
+
+
+# Findings about a failure at some shape, which a model built on guessed sizes cannot support.
+_SHAPE_DEPENDENT = frozenset({"LL103", "LL201", "LL203", "LL205", "LL206"})
 
 
 def _and(items: list[str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import importlib.util
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ _DATA_LOADERS = (
     "numpy/lib/_npyio_impl.py", "numpy/lib/npyio.py", "numpy/lib/_datasource.py",
     "keras_hub/src/utils/preset_utils.py", "kagglehub/", "gdown/", "zipfile", "tarfile.py",
 )
+# Saved models and weights that are not there (written by a training run, or on another
+# machine): Keras and h5py say so in their own words, not with FileNotFoundError.
+_SAVED_FILES = ("keras/src/saving/", "keras/src/models/model.py", "h5py/")
+_NOT_FOUND = re.compile(r"file not found|no such file|not found|unable to (synchronously )?open file|does not exist", re.I)
 _MISSING_FILE_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES}
 
 
@@ -83,6 +88,10 @@ def environment_reason(
         top = error.name.split(".")[0]
         if top in ledger.missing or importlib.util.find_spec(top) is None:
             return Reason("module", text, top)
+    if isinstance(error, ImportError) and re.search(r"\binstall\b", str(error), re.I):
+        # A library's own check for an optional package: "You must install pydot (`pip install
+        # pydot`) for `plot_model` to work."
+        return Reason("module", text)
     if isinstance(error, OSError) and (
         isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError))
         or getattr(error, "errno", None) in _MISSING_FILE_ERRNOS
@@ -95,6 +104,8 @@ def environment_reason(
     if met_standin:
         return Reason("stand-in", text)
     files = _frames(error)
+    if _NOT_FOUND.search(str(error)) and any(saved in path for path in files for saved in _SAVED_FILES):
+        return Reason("file", text)
     if any(loader in path for path in files for loader in _DATA_LOADERS):
         return Reason("data", text)
     return None

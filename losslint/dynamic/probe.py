@@ -54,6 +54,11 @@ _SMALL_SIZES = (3, 5, 7, 4, 6, 11, 13, 17)
 _MAX_ROWS = 8  # rows of the real batch fed through the model
 _DEFAULT_BATCH = 32  # Keras' default batch size
 _MAX_ELEMENTS = 4_000_000  # larger probe tensors are traced but not run
+# Inputs tried on a model that was never built when its data is not there, in order.
+_GUESSED_INPUTS = (
+    ((4, 32), "float32"), ((4, 32, 32, 3), "float32"), ((4, 32, 32, 1), "float32"),
+    ((4, 32, 32), "float32"), ((4, 32), "int32"),
+)
 
 _SHAPE_ERROR = re.compile(
     r"shape|Shapes|Dimensions must be equal|rank|size-incompatible|Cannot reshape|"
@@ -77,6 +82,10 @@ class Coverage:
     forward: bool = False
     losses: list[str] = field(default_factory=list)
     real_targets: bool = False
+    # Set by the caller: the data was not there, so a model that was never built may be called
+    # on inputs of a guessed shape; the probe says whether it did.
+    guess_inputs: bool = False
+    guessed_inputs: bool = False
 
 
 def probe_model(
@@ -85,8 +94,10 @@ def probe_model(
     """Dynamic findings for one compiled model and what the script passed to fit; `coverage`,
     when given, is filled with how far the probe got."""
     probe = _ModelProbe(compile, fit, UserFiles(user_files))
+    probe.guess_inputs = coverage is not None and coverage.guess_inputs
     findings = probe.run()
     if coverage is not None:
+        coverage.guessed_inputs = probe.guessed_inputs
         coverage.forward = probe.forward_ok
         coverage.losses = list(probe.probed)
         coverage.real_targets = probe.targets_known
@@ -418,6 +429,8 @@ class _ModelProbe:
         self.model_findings: list[Finding] = []
         self.rng = np.random.default_rng(0)
         self.forward_ok = False
+        self.guess_inputs = False
+        self.guessed_inputs = False
         self.targets_known = False
         self.probed: list[str] = []
 
@@ -562,9 +575,12 @@ class _ModelProbe:
             k = min(rows, _MAX_ROWS)
             x_rows = _rows(x, np.arange(k))
         else:
-            inputs = getattr(model, "inputs", None)
+            try:
+                inputs = getattr(model, "inputs", None)
+            except (AttributeError, ValueError):
+                inputs = None
             if not inputs:
-                return None
+                return self._forward_guessed() if self.guess_inputs else None
             x_rows = [self._dummy_input(t) for t in inputs]
             if len(x_rows) == 1:
                 x_rows = x_rows[0]
@@ -572,6 +588,22 @@ class _ModelProbe:
             y_pred = model(x_rows, training=False)
         except Exception:  # noqa: BLE001 - the model itself fails: not a loss problem
             return None
+        return self._outputs(y_pred)
+
+    def _forward_guessed(self) -> tuple[Any, list[_Output]] | None:
+        """A model built by `fit` from data that is not there (a Sequential with no Input):
+        the first input shape it accepts, a table, an image or a sequence of token ids."""
+        for shape, dtype in _GUESSED_INPUTS:
+            x = np.zeros(shape, dtype) if dtype == "int32" else self.rng.standard_normal(shape).astype(dtype)
+            try:
+                y_pred = self.model(x, training=False)
+            except Exception:  # noqa: BLE001 - not this shape
+                continue
+            self.guessed_inputs = True
+            return self._outputs(y_pred)
+        return None
+
+    def _outputs(self, y_pred: Any) -> tuple[Any, list[_Output]]:
         y_pred = _map(y_pred, lambda t: _as_array(t).astype(np.float32))
         names = self._output_names() or []
         flat = _flatten(y_pred)

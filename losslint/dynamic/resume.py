@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from losslint.dynamic.environment import Reason, environment_reason
-from losslint.dynamic.standins import Ledger, StandIn, is_standin
+from losslint.dynamic.standins import Ledger, is_standin, standin_for
 
 _RESUME = "__losslint_resume__"
+_VALUE = "__losslint_value__"
 _CO_GENERATOR_LIKE = 0x20 | 0x80 | 0x100 | 0x200  # generator, coroutine, iterable coroutine, async gen
 
 
@@ -89,23 +90,25 @@ class Executor:
 
     # -- recovery ------------------------------------------------------------------------
 
-    def _recover(self, error: BaseException, uses: int) -> None:
+    def _recover(self, error: BaseException, uses: int) -> Any:
         """Decide whether `error` is the environment's; if so, resume after it, else raise
         UserFailure. The deepest frame that can be resumed goes on after its failed statement
-        (whose names become stand-ins), then each caller after the call that led there."""
+        (whose names become stand-ins), then each caller after the call that led there, the
+        callee's return value bound as the call's result. Returns what the outermost resumed
+        function returned (None at module level)."""
         levels: list[tuple[Any, ast.stmt, list[ast.stmt]]] = []  # (frame, failed statement, rest)
-        for frame, line in _walk(error.__traceback__):
-            if not self.is_user_file(frame.f_code.co_filename):
-                continue
+        frames = [(f, line) for f, line in _walk(error.__traceback__) if self.is_user_file(f.f_code.co_filename)]
+        for index, (frame, line) in enumerate(frames):
             body = self._body_of(frame, line)
             found = _locate(body, line) if body is not None else None
             if found is None:
                 break
             levels.append((frame, *found))
-            failed = found[0]
-            if not (isinstance(failed, ast.Expr) and isinstance(failed.value, ast.Call)):
-                break  # an assignment or a compound statement: its names become stand-ins here
-        met_standin = self.ledger.uses != uses or any(
+            callee = frames[index + 1][0] if index + 1 < len(frames) else None
+            if callee is None or not _calls_into(found[0], callee.f_code.co_name):
+                break  # its names become stand-ins here
+        # After a guessed size every value may derive from it: no failure is surely the user's.
+        met_standin = self.ledger.uses != uses or self.ledger.guesses > 0 or any(
             _loads_standin(failed, {**frame.f_globals, **frame.f_locals}) for frame, failed, _ in levels
         )
         reason = environment_reason(error, met_standin, self.ledger, self.is_user_file)
@@ -115,23 +118,62 @@ class Executor:
         names = _bound_names(failed)
         origin = [line for f, line in _walk(error.__traceback__) if f.f_code.co_filename == self.filename][-1]
         self.execution.skips.append(Skip(self.filename, failed.lineno, reason, names, origin))
-        del error  # the traceback holds every frame: let them go
+        del error, frames  # the traceback holds every frame: let them go
+        value: Any = None
+        # A skipped statement that would have returned (`with open(p) as f: return json.load(f)`):
+        # the function returns a stand-in.
+        skipped_return = any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(failed))
         for depth in range(len(levels) - 1, -1, -1):
             frame, failed, rest = levels[depth]
-            local = frame.f_locals  # a module frame's locals are its globals: writes go through
+            module = frame.f_code.co_name == "<module>"
+            local = frame.f_globals if module else {k: v for k, v in frame.f_locals.items() if k.isidentifier()}
             if depth == len(levels) - 1:
                 for name in names:
-                    local[name] = StandIn(name, self.ledger)
-            if frame.f_code.co_name == "<module>":
+                    local[name] = standin_for(name, self.ledger)
+                if isinstance(failed, ast.Return):
+                    value = standin_for(f"{frame.f_code.co_name}()", self.ledger)
+                    skipped_return = False
+                    continue
+            elif isinstance(failed, ast.Return):
+                continue  # `return train(...)`: this function returns what the callee returned
+            elif isinstance(failed, (ast.Assign, ast.AnnAssign)):
+                self._assign(failed, value, local, frame.f_globals)
+            if module:
                 if rest:
                     self._run_block(rest, frame.f_globals)
+                value = None
             else:
-                self._resume(frame, rest, {k: v for k, v in local.items() if k.isidentifier()})
+                value = self._resume(frame, rest, local)
+                if value is None and skipped_return:
+                    value = standin_for(f"{frame.f_code.co_name}()", self.ledger)
+                skipped_return = False
+        return value
 
-    def _resume(self, frame: Any, rest: list[ast.stmt], local: dict[str, Any]) -> None:
-        """Run `rest` as the body of a function whose parameters are the frame's locals."""
+    def _assign(self, statement: ast.Assign | ast.AnnAssign, value: Any, local: dict[str, Any], globals_: dict[str, Any]) -> None:
+        """`targets = <the resumed callee's return value>`, or stand-ins when it does not unpack."""
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        assign = ast.Assign(targets=targets, value=ast.Name(id=_VALUE, ctx=ast.Load()))
+        ast.copy_location(assign, statement)
+        code = compile(ast.fix_missing_locations(ast.Module([assign], [])), self.filename, "exec", dont_inherit=True)
+        module = local is globals_
+        scope = globals_ if module else {**local, _VALUE: value}
+        scope[_VALUE] = value
+        try:
+            # In a function frame the names go to `scope`, a copy of its locals.
+            exec(code, globals_, None if module else scope)
+        except Exception:  # noqa: BLE001 - `a, b, c = <stand-in>`
+            for name in _bound_names(statement):
+                local[name] = standin_for(name, self.ledger)
+        finally:
+            scope.pop(_VALUE, None)
+        if not module:
+            local.update(scope)
+
+    def _resume(self, frame: Any, rest: list[ast.stmt], local: dict[str, Any]) -> Any:
+        """Run `rest` as the body of a function whose parameters are the frame's locals; its
+        return value."""
         if not rest:
-            return
+            return None
         original = self._body_of(frame, frame.f_lineno) or []
         global_names = sorted({name for s in original if isinstance(s, ast.Global) for name in s.names})
         params = [name for name in local if name not in global_names]
@@ -153,9 +195,9 @@ class Executor:
         self._bodies[resume.__code__] = rest
         uses = self.ledger.uses
         try:
-            resume(*(local[name] for name in params))
+            return resume(*(local[name] for name in params))
         except Exception as error:  # noqa: BLE001 - a failure in the resumed body: the same rules
-            self._recover(error, uses)
+            return self._recover(error, uses)
 
     def _body_of(self, frame: Any, line: int) -> list[ast.stmt] | None:
         """The statements of the user's function running in `frame`, when it can be resumed."""
@@ -205,6 +247,19 @@ def _locate(body: list[ast.stmt], line: int) -> tuple[ast.stmt, list[ast.stmt]] 
                     return inner[0], inner[1] + after
         return statement, after
     return None
+
+
+def _calls_into(statement: ast.stmt, callee: str) -> bool:
+    """Whether the failure of `statement` can be resumed in the frame of function `callee`: a
+    call whose result is dropped (`main()`, `app.run(main)`: the callee may be called by a
+    library), or assigned or returned from a call of the callee itself (`model = build()`)."""
+    if isinstance(statement, ast.Expr):
+        return isinstance(statement.value, ast.Call)
+    if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.Return)) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        return name == callee
+    return False
 
 
 def _flatten_main(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -60,26 +60,39 @@ DATASETS: dict[str, tuple[tuple[int, ...], str, tuple[int, ...], str, int | None
     "california_housing": ((8,), "float32", (), "float32", None),
 }
 SEQUENCE_DATASETS = {"imdb": 2, "reuters": 46}
-STUB_TRAIN, STUB_TEST = 256, 64
+# The real numbers of samples: scripts reshape with them (`x.reshape((60000, 784))`) and slice
+# validation sets off them (`x[:-5000]`).
+SIZES = {
+    "mnist": (60000, 10000), "fashion_mnist": (60000, 10000), "cifar10": (50000, 10000),
+    "cifar100": (50000, 10000), "boston_housing": (404, 102), "california_housing": (16512, 4128),
+    "imdb": (25000, 25000), "reuters": (8982, 2246),
+}
 
 
-def _stub_loader(name: str) -> Callable[..., Any]:
+def _stub_loader(name: str, scale: float = 1.0, on_load: Callable[[str], None] | None = None) -> Callable[..., Any]:
     import numpy as np
 
     def load_data(*args: Any, **kwargs: Any) -> Any:
+        if on_load is not None:
+            on_load(name)
         rng = np.random.default_rng(0)
 
         def split(n: int) -> tuple[Any, Any]:
             if name in SEQUENCE_DATASETS:
                 vocabulary = kwargs.get("num_words") or 1000
                 x = np.empty(n, dtype=object)
-                for i in range(n):
-                    x[i] = list(rng.integers(1, vocabulary, rng.integers(10, 80)))
+                lengths = rng.integers(10, 80, n)
+                words = rng.integers(1, vocabulary, int(lengths.sum())).tolist()
+                start = 0
+                for i, length in enumerate(lengths.tolist()):
+                    x[i] = words[start:start + length]
+                    start += length
                 y = rng.integers(0, SEQUENCE_DATASETS[name], n).astype("int64")
                 return x, y
             x_shape, x_dtype, y_shape, y_dtype, classes = DATASETS[name]
             if x_dtype == "uint8":
-                x = rng.integers(0, 256, (n, *x_shape)).astype("uint8")
+                # 1,000 random samples repeated: the values do not matter, the time does
+                x = np.resize(rng.integers(0, 256, (min(n, 1000), *x_shape), dtype=np.uint8), (n, *x_shape))
             else:
                 x = rng.normal(size=(n, *x_shape)).astype(x_dtype)
             if classes is None:
@@ -88,14 +101,16 @@ def _stub_loader(name: str) -> Callable[..., Any]:
                 y = rng.integers(0, classes, (n, *y_shape)).astype(y_dtype)
             return x, y
 
-        return split(STUB_TRAIN), split(STUB_TEST)
+        train, test = (max(64, int(n * scale)) for n in SIZES[name])
+        return split(train), split(test)
 
     load_data.__losslint_stub__ = True  # type: ignore[attr-defined]
     return load_data
 
 
-def stub_datasets() -> None:
-    """Replace load_data in every imported keras/tf.keras datasets namespace."""
+def stub_datasets(scale: float = 1.0, on_load: Callable[[str], None] | None = None) -> None:
+    """Replace load_data in every imported keras/tf.keras datasets namespace: the real numbers
+    of samples times `scale`; `on_load(name)` is told of each use."""
     import keras  # noqa: F401 - imports the public namespaces
     import tensorflow as tf
 
@@ -105,7 +120,18 @@ def stub_datasets() -> None:
             continue
         dataset = module_name.rsplit(".", 1)[-1]
         if (dataset in DATASETS or dataset in SEQUENCE_DATASETS) and hasattr(module, "load_data"):
-            module.load_data = _stub_loader(dataset)
+            module.load_data = _stub_loader(dataset, scale, on_load)
+
+
+def _holds_standin(value: Any, is_standin: Callable[[Any], bool], depth: int = 0) -> bool:
+    """A stand-in, or a tuple/list/dict holding one (`validation_data=(x_val, y_val)`)."""
+    if is_standin(value):
+        return True
+    if depth < 3 and isinstance(value, (tuple, list)):
+        return any(_holds_standin(v, is_standin, depth + 1) for v in value)
+    if depth < 3 and isinstance(value, dict):
+        return any(_holds_standin(v, is_standin, depth + 1) for v in value.values())
+    return False
 
 
 class Interceptor:
@@ -190,7 +216,7 @@ class Interceptor:
         given.update(kwargs)
         from losslint.dynamic.standins import is_standin
 
-        standins = sorted(key for key, value in given.items() if is_standin(value))
+        standins = sorted(key for key, value in given.items() if _holds_standin(value, is_standin))
         for key in standins:  # data the environment did not have: the probe synthesises it
             given[key] = None
         if is_standin(given.get("batch_size")):

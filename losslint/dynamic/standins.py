@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import re
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -28,12 +29,15 @@ from losslint.dynamic.capture import SourceLine
 # reported, because the model or the data may need it.
 DISPLAY_MODULES = frozenset({
     "matplotlib", "seaborn", "plotly", "bokeh", "altair", "IPython", "ipywidgets", "PIL",
-    "cv2", "imgaug", "tqdm", "pydot", "pydotplus", "graphviz", "visualkeras", "livelossplot",
+    "cv2", "imgaug", "tqdm", "pydot", "pydotplus", "graphviz", "visualkeras", "livelossplot", "mpl_toolkits", "pylab",
     "wandb", "mlflow", "comet_ml", "neptune", "google.colab", "termcolor", "tabulate",
 })
 
 # How many items a stand-in yields when iterated: `fig, ax = plt.subplots()` unpacks two.
 _ITEMS = 2
+# The number a stand-in gives where a size is needed (`keras.Input((120, data.shape[-1]))`, a
+# class count): large enough for a few poolings, and no common size of its own.
+GUESS = 32
 
 
 @dataclass
@@ -44,12 +48,43 @@ class Ledger:
     # module -> ("display" or "missing", where the user's file first imported it)
     missing: dict[str, tuple[str, SourceLine | None]] = field(default_factory=dict)
     uses: int = 0
+    guesses: int = 0  # times a stand-in had to give a number (a shape, a class count)
 
     def module_kind(self, name: str) -> str:
         top = name.split(".")[0]
         if name in DISPLAY_MODULES or top in DISPLAY_MODULES or ".".join(name.split(".")[:2]) in DISPLAY_MODULES:
             return "display"
         return "missing"
+
+
+# Names that hold a size: a stand-in of the right kind for them is a number (GUESS), so a
+# layer's `units=num_classes` or `input_dim=vocab_size` can still be built.
+_SIZE_NAME = re.compile(
+    r"(^|_)(num|n|number|max|min|total)(_|$)|(^|_)(size|dim|dims|len|length|count|classes|labels|units|"
+    r"tokens|words|features|channels|steps|vocab|vocabulary|width|height|depth)$|^(vocab|vocabulary)(_|$)"
+    r"|^(max|min)len$",
+    re.IGNORECASE,
+)
+_SHAPE_NAME = re.compile(r"(^|_)shape$", re.IGNORECASE)
+
+
+def standin_for(name: str, ledger: Ledger | None) -> Any:
+    """The stand-in for a value called `name` that the environment could not give: a guessed
+    size for a count (`num_classes`), a guessed shape for `x.shape` or `input_shape`, else a
+    `StandIn`. `name` may be dotted (`info.features.num_classes`): its last part decides."""
+    last = name.rsplit(".", 1)[-1]
+    # An attribute (`ds.count`, `df.size`) is as often a method: only compound names count.
+    if _SIZE_NAME.search(last) and ("_" in last or "." not in name):
+        if ledger is not None:
+            ledger.guesses += 1
+        return GUESS
+    if _SHAPE_NAME.search(last):
+        if ledger is not None:
+            ledger.guesses += 1
+        # `x.shape[1:]` is then one feature axis: a table, the commonest case; an image model
+        # built from it fails, and says so (LL006).
+        return (GUESS, GUESS) if "." in name else (GUESS,)
+    return StandIn(name, ledger)
 
 
 class StandIn:
@@ -72,7 +107,9 @@ class StandIn:
         # plain object, or NumPy, tf.nest and Keras would take a stand-in for something it is not.
         if name.startswith("_"):
             raise AttributeError(name)
-        return self._use(f".{name}")
+        self._use("")
+        ledger = object.__getattribute__(self, "_losslint_ledger")
+        return standin_for(f"{object.__getattribute__(self, '_losslint_name')}.{name}", ledger)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self._use(f".{name}")
@@ -127,8 +164,22 @@ class StandIn:
         self._use("")
         raise TypeError(f"{self!r} has no value here")
 
-    # A number is needed (`int(n)`, `range(n)`, a layer's units, `len(x)`): the data is not there.
-    __int__ = __float__ = __index__ = __complex__ = __len__ = _refuse
+    def _guess(self) -> int:
+        """A size is needed (`int(n)`, `range(n)`, a layer's units, an input dimension): the
+        model can still be built, on a guessed size the report names."""
+        self._use("")
+        ledger = object.__getattribute__(self, "_losslint_ledger")
+        if ledger is not None:
+            ledger.guesses += 1
+        return GUESS
+
+    __int__ = __index__ = __len__ = _guess
+    __float__ = __complex__ = _refuse
+
+    def __round__(self, *args: Any) -> StandIn:
+        return self._use("")
+
+    __trunc__ = __floor__ = __ceil__ = __round__
 
     def _op(self, *args: Any) -> StandIn:
         return self._use("")
@@ -156,7 +207,7 @@ class StandInModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return StandIn(f"{self.__name__}.{name}", self._ledger)
+        return standin_for(f"{self.__name__}.{name}", self._ledger)
 
 
 class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import textwrap
 from dataclasses import dataclass
 
 from losslint.findings import Finding
@@ -46,6 +47,10 @@ class Notebook:
         )
 
 
+# Cell magics whose body IPython runs as Python.
+_PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
+
+
 def _is_magic(line: str) -> bool:
     stripped = line.strip()
     return stripped.startswith(("%", "!")) or (stripped.endswith("?") and not stripped.startswith("#"))
@@ -73,14 +78,22 @@ def read(data: bytes) -> Notebook:
         text = "".join(source) if isinstance(source, list) else str(source)
         lines = text.splitlines() or [""]
         cells[number] = lines
-        cell_magic = lines[0].lstrip().startswith("%%")
+        magic = lines[0].strip()[2:].split(" ")[0] if lines[0].lstrip().startswith("%%") else None
+        python_body = magic in _PYTHON_CELL_MAGICS
         file_lines, search_from = _file_lines(raw_lines, lines, search_from)
+        code: list[str] = []
         for index, line in enumerate(lines):
-            if cell_magic or _is_magic(line):
+            if magic is not None and (index == 0 or not python_body):
+                line = ""  # `%%bash`, `%%writefile`, a user's own magic: not Python
+            elif _is_magic(line):
                 indent = line[: len(line) - len(line.lstrip())]
                 line = f"{indent}pass" if indent else ""
-            program.append(line)
+            code.append(line)
             places.append(Place(number, index + 1, file_lines[index]))
+        first = next((line for line in code if line.strip()), "")
+        if first[:1].isspace():  # a cell indented as a whole: IPython dedents it
+            code = textwrap.dedent("\n".join(code)).split("\n")
+        program.extend(code)
     return Notebook("\n".join(program) + "\n", places or [Place(1, 1, None)], cells or {1: [""]})
 
 
