@@ -16,21 +16,22 @@ from losslint.dynamic.resume import Executor, main_module
 
 @pytest.fixture
 def run(tmp_path, monkeypatch):
-    finders = list(sys.meta_path)
     saved_main = sys.modules["__main__"]
+    installed = []
 
     def execute(source: str) -> tuple[dict, object, standins.Ledger]:
         script = tmp_path / "train.py"
         script.write_text(textwrap.dedent(source))
         monkeypatch.chdir(tmp_path)
         ledger = standins.Ledger(lambda f: Path(f).resolve().parent == tmp_path.resolve())
-        standins.install(ledger)
+        installed.append(standins.install(ledger))
         namespace = main_module(script).__dict__
         execution = Executor(script, script.read_text(), ledger, ledger.is_user_file).run(namespace)
         return namespace, execution, ledger
 
     yield execute
-    sys.meta_path[:] = finders
+    for uninstall in installed:
+        uninstall()
     sys.modules["__main__"] = saved_main
     for name in [n for n, m in sys.modules.items() if getattr(m, "__losslint_standin__", False)]:
         del sys.modules[name]
@@ -137,10 +138,12 @@ def test_a_size_read_off_missing_data_is_guessed_and_counted(run) -> None:
     ns, execution, ledger = run("""
         data = open("missing.txt").read()
         width = int(data.shape[-1])
-        rows = list(range(len(data)))
+        rows = list(range(data.count))
+        num_classes = len(data)
     """)
     assert ns["width"] == standins.GUESS and len(ns["rows"]) == standins.GUESS
-    assert ledger.guesses == 2
+    assert ns["num_classes"] == standins.GUESS  # by its name: a stand-in has no length
+    assert ledger.guesses == 3  # data.shape, range(data.count), num_classes
 
 
 def test_the_users_own_error_stops_the_run(run) -> None:
@@ -220,3 +223,39 @@ def test_a_nested_call_in_the_arguments_is_not_taken_for_the_callee(run) -> None
         parsed = parse(read("missing.txt"))
     """)
     assert standins.is_standin(ns["parsed"])
+
+
+def test_a_glob_of_a_missing_folder_gives_stand_ins_not_an_empty_list(run) -> None:
+    ns, execution, ledger = run("""
+        import glob
+        import pathlib
+        paths = sorted(glob.glob("images/train/*.png"))
+        first = paths[0]
+        masks = sorted(pathlib.Path("masks").glob("*.png"))
+        here = glob.glob("*.nothing")
+    """)
+    assert standins.is_standin(ns["first"]) and len(ns["masks"]) == 2
+    assert ns["here"] == []  # the folder is there: nothing matched, nothing stood in
+    assert [text for _, text in ledger.absent] == [
+        "`images/train/*.png` matches nothing: 'images/train' is not there",
+        "`*.png` matches nothing: 'masks' is not there",
+    ]
+
+
+def test_a_model_that_needs_an_image_shape_is_built_on_the_next_guess(run) -> None:
+    ns, execution, ledger = run("""
+        data = open("missing.npy").read()
+
+        def build(input_shape):
+            height, width, channels = input_shape  # an image model
+            return ("model", height, width, channels)
+
+        def main():
+            model = build(data.shape[1:])
+            return model
+
+        result = main()
+    """)
+    assert ns["result"] == ("model", 32, 32, 3)
+    assert ledger.sample_shape == (32, 32, 3)
+    assert [s.reason.kind for s in execution.skips] == ["file", "shape"]

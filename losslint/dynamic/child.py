@@ -149,8 +149,9 @@ class Child:
         failure = self.execution.failure
         if failure is not None:
             error, tb = failure
-            summary = "".join(traceback.format_exception_only(type(error), error)).strip().splitlines()
-            text = summary[-1] if summary else type(error).__name__
+            lines = [line for line in str(error).strip().splitlines() if line.strip()]
+            # Keras' own messages go on for lines: the first says what failed.
+            text = f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
             self.script_failed(
                 f"the script raised before reaching fit: {text}",
                 self.user_frame(tb),
@@ -202,9 +203,12 @@ class Child:
             if kind == "missing" and where is not None:
                 causes.append((where, f"`{module}` is not installed"))
                 kinds.append("module")
+        for where, text in self.ledger.absent[:3]:
+            causes.append((where, text))
+            kinds.append("file")
         seen: set[tuple[int, str]] = set()
         for skip in self.execution.skips:
-            if skip.reason.kind == "stand-in" or (skip.origin, skip.reason.text) in seen:
+            if skip.reason.kind in ("stand-in", "shape") or (skip.origin, skip.reason.text) in seen:
                 continue
             seen.add((skip.origin, skip.reason.text))
             if skip.reason.kind == "module" and skip.reason.module in self.ledger.missing:
@@ -262,7 +266,9 @@ class Child:
         )
 
     def _verdict(self, interceptor: Any, coverages: list[tuple[Any, Any]], causes: list[tuple[SourceLine, str]]) -> None:
-        unprobed = [record for record, coverage in coverages if not coverage.forward]
+        # A model with its own train_step whose step was measured on the real batch has its
+        # verdict even when it cannot be called on its inputs alone (a diffusion model).
+        unprobed = [record for record, coverage in coverages if not coverage.forward and not coverage.step_measured]
         synthetic = [record for record, coverage in coverages if coverage.forward and not coverage.real_targets]
         if unprobed:
             names = _and([f"`{getattr(r.model, 'name', '?')}`" for r in unprobed])
@@ -270,7 +276,7 @@ class Child:
                 self._incomplete(causes, f"model {names} compiled but could not be called on stand-in inputs, so its losses were not probed")
             self.verdict = "none"
             return
-        real = any(coverage.real_targets for _, coverage in coverages)
+        real = any(coverage.real_targets or coverage.step_measured for _, coverage in coverages)
         self.verdict = "fit" if self.reached and real else "model"
         if not causes or not synthetic:
             return
@@ -306,6 +312,7 @@ class Child:
         coverages = []
         user_files = frozenset({str(self.script)})
         for record in interceptor.compiles:
+            measured = False
             fit = next((f for f in interceptor.fits if f.model is record.model), None)
             if fit is None:
                 self.notes.append(
@@ -319,6 +326,7 @@ class Child:
                 # The step measurement restores every variable it touches: it goes first.
                 step = measure(record, fit, user_files)
                 self.findings.extend(step.findings)
+                measured = step.consistent is not None or bool(step.findings)
                 if step.consistent is not None:
                     self.consistent_steps.append([step.consistent.path, step.consistent.line])
             except Exception as error:
@@ -326,7 +334,7 @@ class Child:
                     f"{self.script.name}: internal error while measuring the train_step of model "
                     f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
                 )
-            coverage = Coverage(guess_inputs=bool(self.execution.skips or self.ledger.uses))
+            coverage = Coverage(guess_inputs=bool(self.execution.skips or self.ledger.uses), step_measured=measured)
             coverages.append((record, coverage))
             try:
                 uses = self.ledger.uses

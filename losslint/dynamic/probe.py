@@ -86,6 +86,7 @@ class Coverage:
     # on inputs of a guessed shape; the probe says whether it did.
     guess_inputs: bool = False
     guessed_inputs: bool = False
+    step_measured: bool = False  # set by the caller: the model's own train_step ran on the real batch
 
 
 def probe_model(

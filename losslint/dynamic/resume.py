@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from losslint.dynamic.environment import Reason, environment_reason
-from losslint.dynamic.standins import Ledger, is_standin, standin_for
+from losslint.dynamic.standins import SAMPLE_SHAPES, GuessedShape, Ledger, is_standin, standin_for
 
 _RESUME = "__losslint_resume__"
 _VALUE = "__losslint_value__"
@@ -116,6 +116,10 @@ class Executor:
             raise UserFailure(error) from None
         frame, failed, _ = levels[-1]
         names = _bound_names(failed)
+        built = self._other_shapes(frame, failed) if reason.kind == "stand-in" and self.ledger.shapes else None
+        if built is not None:  # it builds on another guessed sample shape: go on with what it bound
+            names = []
+            reason = Reason("shape", f"built on a guessed sample shape {self.ledger.sample_shape}")
         origin = [line for f, line in _walk(error.__traceback__) if f.f_code.co_filename == self.filename][-1]
         self.execution.skips.append(Skip(self.filename, failed.lineno, reason, names, origin))
         del error, frames  # the traceback holds every frame: let them go
@@ -130,6 +134,7 @@ class Executor:
             if depth == len(levels) - 1:
                 for name in names:
                     local[name] = standin_for(name, self.ledger)
+                local.update(built or {})
                 if isinstance(failed, ast.Return):
                     value = standin_for(f"{frame.f_code.co_name}()", self.ledger)
                     skipped_return = False
@@ -148,6 +153,29 @@ class Executor:
                     value = standin_for(f"{frame.f_code.co_name}()", self.ledger)
                 skipped_return = False
         return value
+
+    def _other_shapes(self, frame: Any, failed: ast.stmt) -> dict[str, Any] | None:
+        """Run `failed` again with each other guessed sample shape (an image model built from
+        `x_train.shape[1:]`); on success, what it bound."""
+        module = frame.f_code.co_name == "<module>"
+        local = frame.f_globals if module else frame.f_locals
+        code = compile(ast.Module([failed], []), self.filename, "exec", flags=self._flags, dont_inherit=True)
+        first = self.ledger.sample_shape
+        for sample in SAMPLE_SHAPES:
+            if sample == first:
+                continue
+            self.ledger.sample_shape = sample
+            scope = dict(frame.f_globals) if module else {**frame.f_globals, **local}
+            for name, value in list(scope.items()):
+                if isinstance(value, GuessedShape) and len(value) in (len(first), len(first) + 1):
+                    scope[name] = self.ledger.shape(with_batch=len(value) > len(first))
+            try:
+                exec(code, scope)
+            except Exception:  # noqa: BLE001 - not this shape either
+                continue
+            return {name: scope[name] for name in _bound_names(failed) if name in scope}
+        self.ledger.sample_shape = first
+        return None
 
     def _assign(self, statement: ast.Assign | ast.AnnAssign, value: Any, local: dict[str, Any], globals_: dict[str, Any]) -> None:
         """`targets = <the resumed callee's return value>`, or stand-ins when it does not unpack."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import os
 import re
 import sys
 import types
@@ -38,6 +39,9 @@ _ITEMS = 2
 # The number a stand-in gives where a size is needed (`keras.Input((120, data.shape[-1]))`, a
 # class count): large enough for a few poolings, and no common size of its own.
 GUESS = 32
+# Per-sample shapes tried, in order, for data that is not there: a table, an RGB image, a
+# grey image, a sequence of vectors.
+SAMPLE_SHAPES = ((GUESS,), (GUESS, GUESS, 3), (GUESS, GUESS, 1), (GUESS, GUESS))
 
 
 @dataclass
@@ -47,14 +51,40 @@ class Ledger:
     is_user_file: Callable[[str], bool]
     # module -> ("display" or "missing", where the user's file first imported it)
     missing: dict[str, tuple[str, SourceLine | None]] = field(default_factory=dict)
+    # Folders the script listed that are not there: (the user's line, the pattern).
+    absent: list[tuple[SourceLine, str]] = field(default_factory=list)
     uses: int = 0
     guesses: int = 0  # times a stand-in had to give a number (a shape, a class count)
+    # The per-sample shape given for data that is not there; the executor tries the others
+    # (`SAMPLE_SHAPES`) when a model will not build on it.
+    sample_shape: tuple[int, ...] = (32,)
+    shapes: int = 0  # how many guessed shapes were handed out
+
+    def shape(self, with_batch: bool) -> GuessedShape:
+        self.guesses += 1
+        self.shapes += 1
+        return GuessedShape((GUESS, *self.sample_shape) if with_batch else self.sample_shape)
 
     def module_kind(self, name: str) -> str:
         top = name.split(".")[0]
         if name in DISPLAY_MODULES or top in DISPLAY_MODULES or ".".join(name.split(".")[:2]) in DISPLAY_MODULES:
             return "display"
         return "missing"
+
+
+class GuessedShape(tuple):
+    """A shape given for data that is not there; slices and sums of it stay guessed, so the
+    executor can find them and try another (`SAMPLE_SHAPES`)."""
+
+    def __getitem__(self, index: Any) -> Any:
+        item = tuple.__getitem__(self, index)
+        return GuessedShape(item) if isinstance(index, slice) else item
+
+    def __add__(self, other: Any) -> GuessedShape:
+        return GuessedShape(tuple(self) + tuple(other))
+
+    def __radd__(self, other: Any) -> GuessedShape:
+        return GuessedShape(tuple(other) + tuple(self))
 
 
 # Names that hold a size: a stand-in of the right kind for them is a number (GUESS), so a
@@ -79,11 +109,11 @@ def standin_for(name: str, ledger: Ledger | None) -> Any:
             ledger.guesses += 1
         return GUESS
     if _SHAPE_NAME.search(last):
-        if ledger is not None:
-            ledger.guesses += 1
-        # `x.shape[1:]` is then one feature axis: a table, the commonest case; an image model
-        # built from it fails, and says so (LL006).
-        return (GUESS, GUESS) if "." in name else (GUESS,)
+        # `x.shape` has a batch axis, `input_shape` not; one feature axis first (a table), then
+        # the executor tries images and sequences (SAMPLE_SHAPES) where a model will not build.
+        if ledger is None:
+            return (GUESS, GUESS) if "." in name else (GUESS,)
+        return ledger.shape(with_batch="." in name)
     return StandIn(name, ledger)
 
 
@@ -173,8 +203,10 @@ class StandIn:
             ledger.guesses += 1
         return GUESS
 
-    __int__ = __index__ = __len__ = _guess
-    __float__ = __complex__ = _refuse
+    __int__ = __index__ = _guess
+    # No length: TensorFlow's and NumPy's converters would take a stand-in for a nested
+    # sequence, 32 x 32 x ... deep (`num_classes = len(names)` gets its guess by its name).
+    __len__ = __float__ = __complex__ = _refuse
 
     def __round__(self, *args: Any) -> StandIn:
         return self._use("")
@@ -207,6 +239,7 @@ class StandInModule(types.ModuleType):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        self._ledger.uses += 1
         return standin_for(f"{self.__name__}.{name}", self._ledger)
 
 
@@ -243,10 +276,76 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
 
-def install(ledger: Ledger) -> StandInFinder:
+def _user_line(ledger: Ledger) -> SourceLine | None:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if ledger.is_user_file(frame.f_code.co_filename):
+            return SourceLine(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def _listings(ledger: Ledger) -> Callable[[], None]:
+    """`glob("data/train/*.png")` of a folder that is not there matches nothing, and the script
+    fails later on an empty list (`paths[0]`): it gets stand-ins for the files instead."""
+    import glob
+    import pathlib
+
+    real_glob, real_iglob, real_path_glob, real_rglob = glob.glob, glob.iglob, pathlib.Path.glob, pathlib.Path.rglob
+
+    def absent(pattern: Any, root: Any = None) -> bool:
+        text = os.fspath(pattern) if isinstance(pattern, (str, os.PathLike)) else str(pattern)
+        base = text.split("*")[0].split("?")[0].split("[")[0]
+        folder = os.path.dirname(base) if not base.endswith(os.sep) else base
+        if root is not None:
+            folder = os.path.join(os.fspath(root), folder)
+        folder = folder.rstrip(os.sep) or folder
+        if not folder or os.path.isdir(folder):
+            return False
+        where = _user_line(ledger)
+        if where is None:
+            return False
+        ledger.absent.append((where, f"`{text}` matches nothing: {folder!r} is not there"))
+        return True
+
+    def checked(found: list, pattern: Any, kwargs: dict) -> list:
+        if not found and absent(pattern, kwargs.get("root_dir")):
+            return [StandIn(f"glob({pattern!r})[{i}]", ledger) for i in range(_ITEMS)]
+        return found
+
+    def path_glob(real: Callable[..., Any]) -> Callable[..., Any]:
+        def globbed(self: pathlib.Path, pattern: str, *args: Any, **kwargs: Any) -> Any:
+            found = list(real(self, pattern, *args, **kwargs))
+            if not found and absent(pattern, self):
+                return iter([StandIn(f"{self}.glob({pattern!r})[{i}]", ledger) for i in range(_ITEMS)])
+            return iter(found)
+
+        return globbed
+
+    # glob.glob calls the module's iglob: each checks its own result once.
+    glob.iglob = lambda pattern, *a, **k: iter(checked(list(real_iglob(pattern, *a, **k)), pattern, k))  # type: ignore[assignment]
+    glob.glob = lambda pattern, *a, **k: checked(real_glob(pattern, *a, **k), pattern, k)  # type: ignore[assignment]
+    pathlib.Path.glob = path_glob(real_path_glob)  # type: ignore[method-assign]
+    pathlib.Path.rglob = path_glob(real_rglob)  # type: ignore[method-assign]
+
+    def restore() -> None:
+        glob.glob, glob.iglob, pathlib.Path.glob, pathlib.Path.rglob = real_glob, real_iglob, real_path_glob, real_rglob
+
+    return restore
+
+
+def install(ledger: Ledger) -> Callable[[], None]:
+    """Stand-ins for missing modules and unlisted folders; returns what undoes it (for tests)."""
     finder = StandInFinder(ledger)
     sys.meta_path.append(finder)
-    return finder
+    restore = _listings(ledger)
+
+    def uninstall() -> None:
+        if finder in sys.meta_path:
+            sys.meta_path.remove(finder)
+        restore()
+
+    return uninstall
 
 
 def is_standin(value: Any) -> bool:
