@@ -234,7 +234,7 @@ def test_a_glob_of_a_missing_folder_gives_stand_ins_not_an_empty_list(run) -> No
         masks = sorted(pathlib.Path("masks").glob("*.png"))
         here = glob.glob("*.nothing")
     """)
-    assert standins.is_standin(ns["first"]) and len(ns["masks"]) == 2
+    assert standins.is_standin(ns["first"]) and len(ns["masks"]) == standins.GUESS
     assert ns["here"] == []  # the folder is there: nothing matched, nothing stood in
     assert [text for _, text in ledger.absent] == [
         "`images/train/*.png` matches nothing: 'images/train' is not there",
@@ -259,3 +259,14 @@ def test_a_model_that_needs_an_image_shape_is_built_on_the_next_guess(run) -> No
     assert ns["result"] == ("model", 32, 32, 3)
     assert ledger.sample_shape == (32, 32, 3)
     assert [s.reason.kind for s in execution.skips] == ["file", "shape"]
+
+
+def test_a_count_computed_from_missing_data_becomes_a_guessed_number(run) -> None:
+    ns, _, _ = run("""
+        import acme_loader_that_does_not_exist as acme
+        ratings = acme.load("movielens")
+        users_count = ratings.map(len).reduce(0, max).numpy()
+        table = ratings.numpy()
+    """)
+    assert ns["users_count"] == standins.GUESS
+    assert standins.is_standin(ns["table"])

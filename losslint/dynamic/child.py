@@ -277,8 +277,10 @@ class Child:
             self.verdict = "none"
             return
         real = any(coverage.real_targets or coverage.step_measured for _, coverage in coverages)
-        self.verdict = "fit" if self.reached and real else "model"
-        if not causes or not synthetic:
+        # Targets built from guessed sizes (`np.zeros((len(paths),) + size)`) are not the real ones.
+        derived = bool(causes) and self.ledger.guesses > 0
+        self.verdict = "fit" if self.reached and real and not derived else "model"
+        if not causes or not (synthetic or derived):
             return
         parts = []
         for record, coverage in coverages:

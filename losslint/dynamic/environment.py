@@ -97,8 +97,9 @@ def environment_reason(
         or getattr(error, "errno", None) in _MISSING_FILE_ERRNOS
     ):
         return Reason("file", text)
-    if type(error).__module__.startswith("tensorflow") and type(error).__name__ in (
-        "NotFoundError", "PermissionDeniedError", "UnimplementedError",
+    if type(error).__module__.startswith("tensorflow") and (
+        type(error).__name__ in ("NotFoundError", "PermissionDeniedError", "UnimplementedError")
+        or "No files matched pattern" in str(error)  # tf.data.Dataset.list_files
     ):
         return Reason("file", text)
     if met_standin:

@@ -557,7 +557,7 @@ class _ModelProbe:
             y = batch[1] if len(batch) > 1 else None
             sw = batch[2] if len(batch) > 2 else None
             return x, y, sw
-        if fit is not None and fit.x is not None:
+        if fit is not None and fit.x is not None and _n_rows(fit.x) != 0:  # no rows: nothing to go on
             limit = fit.batch_size or _DEFAULT_BATCH
             try:
                 x = _rows(fit.x, np.arange(min(limit, _n_rows(fit.x) or limit)))

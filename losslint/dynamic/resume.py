@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from losslint.dynamic.environment import Reason, environment_reason
-from losslint.dynamic.standins import SAMPLE_SHAPES, GuessedShape, Ledger, is_standin, standin_for
+from losslint.dynamic.standins import SAMPLE_SHAPES, GuessedShape, Ledger, StandIn, is_standin, standin_for
 
 _RESUME = "__losslint_resume__"
 _VALUE = "__losslint_value__"
@@ -87,6 +87,12 @@ class Executor:
                 exec(code, namespace)
             except Exception as error:  # noqa: BLE001 - the user's script may raise anything
                 self._recover(error, uses)
+                continue
+            if self.ledger.uses != uses and isinstance(statement, (ast.Assign, ast.AnnAssign)):
+                # `users_count = ds.reduce(...).numpy()` on a stand-in data set: a count is a number.
+                for name in _bound_names(statement):
+                    if isinstance(namespace.get(name), StandIn):
+                        namespace[name] = standin_for(name, self.ledger)
 
     # -- recovery ------------------------------------------------------------------------
 

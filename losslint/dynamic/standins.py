@@ -287,7 +287,7 @@ def _user_line(ledger: Ledger) -> SourceLine | None:
 
 def _listings(ledger: Ledger) -> Callable[[], None]:
     """`glob("data/train/*.png")` of a folder that is not there matches nothing, and the script
-    fails later on an empty list (`paths[0]`): it gets stand-ins for the files instead."""
+    fails later on an empty list (`paths[9]`): it gets GUESS stand-ins for the files instead."""
     import glob
     import pathlib
 
@@ -306,18 +306,19 @@ def _listings(ledger: Ledger) -> Callable[[], None]:
         if where is None:
             return False
         ledger.absent.append((where, f"`{text}` matches nothing: {folder!r} is not there"))
+        ledger.guesses += 1  # how many files there are is a guess too
         return True
 
     def checked(found: list, pattern: Any, kwargs: dict) -> list:
         if not found and absent(pattern, kwargs.get("root_dir")):
-            return [StandIn(f"glob({pattern!r})[{i}]", ledger) for i in range(_ITEMS)]
+            return [StandIn(f"glob({pattern!r})[{i}]", ledger) for i in range(GUESS)]
         return found
 
     def path_glob(real: Callable[..., Any]) -> Callable[..., Any]:
         def globbed(self: pathlib.Path, pattern: str, *args: Any, **kwargs: Any) -> Any:
             found = list(real(self, pattern, *args, **kwargs))
             if not found and absent(pattern, self):
-                return iter([StandIn(f"{self}.glob({pattern!r})[{i}]", ledger) for i in range(_ITEMS)])
+                return iter([StandIn(f"{self}.glob({pattern!r})[{i}]", ledger) for i in range(GUESS)])
             return iter(found)
 
         return globbed
