@@ -270,3 +270,19 @@ def test_a_count_computed_from_missing_data_becomes_a_guessed_number(run) -> Non
     """)
     assert ns["users_count"] == standins.GUESS
     assert standins.is_standin(ns["table"])
+
+
+def test_a_returned_model_is_retried_on_an_image_shape(run) -> None:
+    ns, _, _ = run("""
+        data = open("missing.npy").read()
+
+        def build(input_shape):
+            height, width, channels = input_shape
+            return ("model", height, width, channels)
+
+        def wrapped(input_shape):
+            return build(input_shape)
+
+        result = wrapped(data.shape[1:])
+    """)
+    assert ns["result"] == ("model", 32, 32, 3)

@@ -73,7 +73,7 @@ class Child:
             return
         self.written = True
         for finding in self.dropped:
-            self.details.append(f"{self.script.name}:{finding.line}: not reported, it may come from a stand-in: {finding.code} {finding.message}")
+            self.details.append(f"{self._pos(finding.line)}: not reported, it may come from a stand-in: {finding.code} {finding.message}")
         writes = getattr(self, "writes", None)
         if writes is not None:
             self.details.extend(f"{self.script.name}: {entry}" for entry in writes.log)
@@ -180,8 +180,11 @@ class Child:
             what = "a display/plotting module" if kind == "display" else "not installed"
             self.details.append(f"{self.script.name}: `{module}` is {what}{line}: the script ran with an inert stand-in for it")
         for skip in self.execution.skips:
+            if skip.reason.kind == "shape":
+                self.details.append(f"{self._pos(skip.line)}: {skip.reason.text}")
+                continue
             bound = f"; stand-ins for {_and([f'`{n}`' for n in skip.names])}" if skip.names else ""
-            self.details.append(f"{self.script.name}:{skip.line}: the environment stopped this statement ({skip.reason.text}){bound}")
+            self.details.append(f"{self._pos(skip.line)}: the environment stopped this statement ({skip.reason.text}){bound}")
 
     def _note_backend(self) -> None:
         """Keras was imported on TensorFlow before the script ran: a script (or an environment)
@@ -222,6 +225,14 @@ class Child:
         # A loader failing on stand-in data is the missing file's consequence, not a cause.
         roots = [causes[i] for i in order if kinds[i] != "data"]
         return roots or [causes[i] for i in order]
+
+    def _pos(self, line: int) -> str:
+        """`train.py:12`, or in a notebook `nb.ipynb:cell 3:4`, as findings are placed."""
+        places = self.request.get("places")
+        if places and 1 <= line <= len(places):
+            cell, cell_line = places[line - 1]
+            return f"{self.script.name}:cell {cell}:{cell_line}"
+        return f"{self.script.name}:{line}"
 
     def _at(self, line: int) -> str:
         """A line of the script in words: `line 12`, or in a notebook `cell 3, line 4`."""

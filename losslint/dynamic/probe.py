@@ -582,9 +582,14 @@ class _ModelProbe:
                 inputs = None
             if not inputs:
                 return self._forward_guessed() if self.guess_inputs else None
-            x_rows = [self._dummy_input(t) for t in inputs]
-            if len(x_rows) == 1:
-                x_rows = x_rows[0]
+            # An unknown length of 4 first; a convolution stack needs more (`Input((None, 128, 1))`).
+            for length in (4, 64):
+                x_rows = [self._dummy_input(t, length) for t in inputs]
+                try:
+                    return self._outputs(model(x_rows[0] if len(x_rows) == 1 else x_rows, training=False))
+                except Exception:  # noqa: BLE001 - the model itself fails: not a loss problem
+                    continue
+            return None
         try:
             y_pred = model(x_rows, training=False)
         except Exception:  # noqa: BLE001 - the model itself fails: not a loss problem
@@ -625,8 +630,8 @@ class _ModelProbe:
         shape = (k, *target.shape[1:])
         return self.rng.uniform(0.05, 0.95, size=shape).astype(np.float32)
 
-    def _dummy_input(self, tensor: Any) -> np.ndarray:
-        shape = [4 if d is None else d for d in tuple(tensor.shape)]
+    def _dummy_input(self, tensor: Any, length: int = 4) -> np.ndarray:
+        shape = [length if d is None else d for d in tuple(tensor.shape)]
         shape[0] = 4
         dtype = np.dtype(keras.backend.standardize_dtype(tensor.dtype))
         if dtype.kind in "iub":

@@ -140,9 +140,11 @@ class Executor:
             if depth == len(levels) - 1:
                 for name in names:
                     local[name] = standin_for(name, self.ledger)
-                local.update(built or {})
+                built = dict(built or {})
+                returned = built.pop(_VALUE, None)
+                local.update(built)
                 if isinstance(failed, ast.Return):
-                    value = standin_for(f"{frame.f_code.co_name}()", self.ledger)
+                    value = returned if returned is not None else standin_for(f"{frame.f_code.co_name}()", self.ledger)
                     skipped_return = False
                     continue
             elif isinstance(failed, ast.Return):
@@ -165,7 +167,16 @@ class Executor:
         `x_train.shape[1:]`); on success, what it bound."""
         module = frame.f_code.co_name == "<module>"
         local = frame.f_globals if module else frame.f_locals
-        code = compile(ast.Module([failed], []), self.filename, "exec", flags=self._flags, dont_inherit=True)
+        statement: ast.stmt = failed
+        if isinstance(failed, ast.Return):  # `return keras.Sequential([...])`: keep the value
+            statement = ast.copy_location(
+                ast.Assign(targets=[ast.Name(id=_VALUE, ctx=ast.Store())], value=failed.value or ast.Constant(None)), failed,
+            )
+        try:
+            code = compile(ast.fix_missing_locations(ast.Module([statement], [])), self.filename, "exec",
+                           flags=self._flags, dont_inherit=True)
+        except SyntaxError:  # `yield`, `break` outside their block: not retried
+            return None
         first = self.ledger.sample_shape
         for sample in SAMPLE_SHAPES:
             if sample == first:
@@ -179,7 +190,7 @@ class Executor:
                 exec(code, scope)
             except Exception:  # noqa: BLE001 - not this shape either
                 continue
-            return {name: scope[name] for name in _bound_names(failed) if name in scope}
+            return {name: scope[name] for name in [*_bound_names(statement)] if name in scope}
         self.ledger.sample_shape = first
         return None
 
