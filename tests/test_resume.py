@@ -286,3 +286,27 @@ def test_a_returned_model_is_retried_on_an_image_shape(run) -> None:
         result = wrapped(data.shape[1:])
     """)
     assert ns["result"] == ("model", 32, 32, 3)
+
+
+def test_a_container_a_skipped_loop_would_have_filled_is_the_environments(run) -> None:
+    ns, execution, _ = run("""
+        import json
+        annotations = json.load(open("missing.json"))
+        metadata = {}
+        for annotation in annotations["annotations"]:
+            metadata[annotation["id"]] = float(annotation["score"])  # fails on the stand-in
+        largest = max(len(v) for v in metadata.values())
+        done = True
+    """)
+    assert ns["done"] is True and execution.failure is None
+
+
+def test_a_failure_in_a_script_written_for_another_backend_is_the_environments(run, monkeypatch) -> None:
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    ns, execution, _ = run("""
+        import os
+        os.environ["KERAS_BACKEND"] = "torch"
+        x = (1.0).to("cuda")  # a torch tensor method, on a value that is not one here
+        done = True
+    """)
+    assert ns["done"] is True and execution.skips[0].reason.kind == "backend"

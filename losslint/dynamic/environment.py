@@ -109,4 +109,10 @@ def environment_reason(
         return Reason("file", text)
     if any(loader in path for path in files for loader in _DATA_LOADERS):
         return Reason("data", text)
+    backend = os.environ.get("KERAS_BACKEND") or ""
+    if backend in ("", "tensorflow"):
+        backend = os.environ.get("LOSSLINT_USER_KERAS_BACKEND") or ""
+    if backend not in ("", "tensorflow"):
+        # Written for JAX or PyTorch (`inputs.to(device)`), run on TensorFlow: not its bug.
+        return Reason("backend", f"{text} (the script is written for the {backend} backend; the probe runs on TensorFlow)")
     return None

@@ -65,6 +65,7 @@ class Executor:
         self.execution = Execution()
         self._bodies: dict[Any, list[ast.stmt]] = {}  # code object of a resume function -> its body
         self._flags = _future_flags(self.tree)
+        self.tainted: set[str] = set()  # names of containers a skipped statement would have filled
 
     # -- the module ----------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class Executor:
                 break  # its names become stand-ins here
         # After a guessed size every value may derive from it: no failure is surely the user's.
         met_standin = self.ledger.uses != uses or self.ledger.guesses > 0 or any(
-            _loads_standin(failed, {**frame.f_globals, **frame.f_locals}) for frame, failed, _ in levels
+            _loads_standin(failed, {**frame.f_globals, **frame.f_locals}, self.tainted) for frame, failed, _ in levels
         )
         reason = environment_reason(error, met_standin, self.ledger, self.is_user_file)
         if reason is None or not levels:
@@ -128,6 +129,12 @@ class Executor:
             reason = Reason("shape", f"built on a guessed sample shape {self.ledger.sample_shape}")
         origin = [line for f, line in _walk(error.__traceback__) if f.f_code.co_filename == self.filename][-1]
         self.execution.skips.append(Skip(self.filename, failed.lineno, reason, names, origin))
+        # The containers it would have filled (`metadata[id] = ...` in a skipped loop) stay
+        # empty or partial: a later failure on them is this one's consequence.
+        scope = {**frame.f_globals, **frame.f_locals}
+        self.tainted.update(
+            name for name in _loaded_names(failed) if isinstance(scope.get(name), (list, dict, set)) or _is_array(scope.get(name))
+        )
         del error, frames  # the traceback holds every frame: let them go
         value: Any = None
         # A skipped statement that would have returned (`with open(p) as f: return json.load(f)`):
@@ -355,12 +362,19 @@ def _bound_names(statement: ast.stmt) -> list[str]:
     return names
 
 
-def _loads_standin(statement: ast.stmt, namespace: dict[str, Any]) -> bool:
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in namespace:
-            if is_standin(namespace[node.id]):
-                return True
+def _loads_standin(statement: ast.stmt, namespace: dict[str, Any], tainted: set[str] = frozenset()) -> bool:
+    for name in _loaded_names(statement):
+        if name in tainted or (name in namespace and is_standin(namespace[name])):
+            return True
     return False
+
+
+def _loaded_names(statement: ast.stmt) -> list[str]:
+    return [node.id for node in ast.walk(statement) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)]
+
+
+def _is_array(value: Any) -> bool:
+    return type(value).__module__ == "numpy" and type(value).__name__ == "ndarray"
 
 
 def _future_flags(tree: ast.Module) -> int:
