@@ -64,6 +64,18 @@ SCRIPTS = {
         model.compile(optimizer="adam", loss="mse")
         model.fit(x, x, verbose=0)
     """,
+    # Normalization.adapt on data that is not there: skipped, the layer keeps mean 0, variance 1.
+    "adapt.py": """
+        import numpy as np
+        import keras
+        from keras import layers
+        x_train = np.load("features.npy")
+        norm = layers.Normalization()
+        norm.adapt(x_train)
+        model = keras.Sequential([keras.Input((8,)), norm, layers.Dense(1)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x_train, x_train, epochs=1, verbose=0)
+    """,
     "image_shape.py": """
         import numpy as np
         import keras
@@ -157,8 +169,10 @@ def test_another_backend_is_probed_on_tensorflow_and_said(run) -> None:
 
 
 def test_models_are_probed_on_guessed_shapes_as_information(run) -> None:
-    _, findings, _ = run
+    _, findings, stderr = run
+    assert "adapt.py: `normalization`.adapt(...) skipped: its data is not there" in stderr
     assert _of(findings, "no_input.py") == [(None, 5, "LL005", "info")]
+    assert _of(findings, "adapt.py") == [(None, 5, "LL005", "info")]
     (image,) = [f for f in findings if f["path"] == "image_shape.py"]
     assert (image["line"], image["code"], image["severity"]) == (15, "LL005", "info")
     assert "probed model `sequential" in image["message"] and "32 was used" in image["message"]

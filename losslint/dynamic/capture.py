@@ -5,6 +5,7 @@ Imports nothing from TensorFlow: the records hold whatever objects the script pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,3 +43,12 @@ class FitRecord:
     data_size: int | None = None
     data_kind: str = "unknown"
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def user_line(is_user_file: Callable[[str], bool], frame: Any) -> SourceLine | None:
+    """The innermost frame from `frame` outwards that is in the user's files."""
+    while frame is not None:
+        if is_user_file(frame.f_code.co_filename):
+            return SourceLine(frame.f_code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+    return None

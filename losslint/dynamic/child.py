@@ -95,7 +95,9 @@ class Child:
                 "support: unset it to probe with Keras 3"
             )
             return
-        from losslint.dynamic.sandbox import Interceptor, StopBeforeTraining, block_network, stub_datasets
+        from losslint.dynamic.sandbox import (
+            Interceptor, StopBeforeTraining, adapt_without_data, block_network, stub_datasets,
+        )
 
         block_network()
         import keras
@@ -116,6 +118,7 @@ class Child:
 
         self.ledger = standins.Ledger(self.is_user_file)
         standins.install(self.ledger)
+        adapt_without_data(self._adapt_skipped)
         self._guard_writes()
         sys.argv = [str(self.script), *self.request.get("script_args", [])]
         os.chdir(self.root)
@@ -186,6 +189,10 @@ class Child:
             bound = f"; stand-ins for {_and([f'`{n}`' for n in skip.names])}" if skip.names else ""
             self.details.append(f"{self._pos(skip.line)}: the environment stopped this statement ({skip.reason.text}){bound}")
 
+    def _adapt_skipped(self, layer: str) -> None:
+        self.ledger.guesses += 1  # the layer's state is not what the data would give
+        self.details.append(f"{self.script.name}: `{layer}`.adapt(...) skipped: its data is not there; the layer keeps its initial state")
+
     def _note_backend(self) -> None:
         """Keras was imported on TensorFlow before the script ran: a script (or an environment)
         asking for JAX or PyTorch is probed on TensorFlow, and told so."""
@@ -226,21 +233,20 @@ class Child:
         roots = [causes[i] for i in order if kinds[i] != "data"]
         return roots or [causes[i] for i in order]
 
+    def _cell(self, line: int) -> tuple[int, int] | None:
+        """In a notebook, the (cell, line in the cell) of a line of its program."""
+        places = self.request.get("places")
+        return tuple(places[line - 1]) if places and 1 <= line <= len(places) else None
+
     def _pos(self, line: int) -> str:
         """`train.py:12`, or in a notebook `nb.ipynb:cell 3:4`, as findings are placed."""
-        places = self.request.get("places")
-        if places and 1 <= line <= len(places):
-            cell, cell_line = places[line - 1]
-            return f"{self.script.name}:cell {cell}:{cell_line}"
-        return f"{self.script.name}:{line}"
+        cell = self._cell(line)
+        return f"{self.script.name}:cell {cell[0]}:{cell[1]}" if cell else f"{self.script.name}:{line}"
 
     def _at(self, line: int) -> str:
         """A line of the script in words: `line 12`, or in a notebook `cell 3, line 4`."""
-        places = self.request.get("places")
-        if places and 1 <= line <= len(places):
-            cell, cell_line = places[line - 1]
-            return f"cell {cell}, line {cell_line}"
-        return f"line {line}"
+        cell = self._cell(line)
+        return f"cell {cell[0]}, line {cell[1]}" if cell else f"line {line}"
 
     def _described(self, causes: list[tuple[SourceLine, str]]) -> str:
         parts = [f"{self._at(where.line)}: {text}" for where, text in causes[:3]]

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
+from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine, user_line
 
 
 class NetworkBlocked(ConnectionRefusedError):
@@ -134,6 +134,28 @@ def _holds_standin(value: Any, is_standin: Callable[[Any], bool], depth: int = 0
     return False
 
 
+def adapt_without_data(on_skip: Callable[[str], None]) -> None:
+    """`Normalization.adapt(x_train)` where `x_train` is a stand-in would build the layer on a
+    guessed shape and then fail: the layer keeps its initial state instead (mean 0, variance 1,
+    an empty vocabulary), and `on_skip(layer name)` is told."""
+    import keras
+
+    from losslint.dynamic.standins import is_standin
+
+    for name in dir(keras.layers):
+        cls = getattr(keras.layers, name)
+        if not isinstance(cls, type) or "adapt" not in cls.__dict__:
+            continue
+
+        def adapt(self: Any, data: Any = None, *args: Any, _real: Callable[..., Any] = cls.__dict__["adapt"], **kwargs: Any) -> Any:
+            if _holds_standin(data, is_standin):
+                on_skip(getattr(self, "name", type(self).__name__))
+                return None
+            return _real(self, data, *args, **kwargs)
+
+        cls.adapt = adapt
+
+
 class Interceptor:
     """Patches keras.Model so the script's compile and fit calls are recorded."""
 
@@ -145,12 +167,7 @@ class Interceptor:
 
     def caller(self) -> SourceLine | None:
         """The innermost frame of the call stack that is in the user's files."""
-        frame = sys._getframe(1)
-        while frame is not None:
-            if self.is_user_file(frame.f_code.co_filename):
-                return SourceLine(frame.f_code.co_filename, frame.f_lineno)
-            frame = frame.f_back
-        return None
+        return user_line(self.is_user_file, sys._getframe(1))
 
     def install(self) -> None:
         import keras

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from losslint.dynamic.capture import SourceLine
+from losslint.dynamic.capture import SourceLine, user_line
 
 # Modules a training run does not need: plotting, display, progress bars, experiment logging.
 # They are stood in silently (a note with -v); any other missing module is stood in too, but
@@ -276,15 +276,6 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
 
-def _user_line(ledger: Ledger) -> SourceLine | None:
-    frame = sys._getframe(2)
-    while frame is not None:
-        if ledger.is_user_file(frame.f_code.co_filename):
-            return SourceLine(frame.f_code.co_filename, frame.f_lineno)
-        frame = frame.f_back
-    return None
-
-
 def _listings(ledger: Ledger) -> Callable[[], None]:
     """`glob("data/train/*.png")` of a folder that is not there matches nothing, and the script
     fails later on an empty list (`paths[9]`): it gets GUESS stand-ins for the files instead."""
@@ -302,7 +293,7 @@ def _listings(ledger: Ledger) -> Callable[[], None]:
         folder = folder.rstrip(os.sep) or folder
         if not folder or os.path.isdir(folder):
             return False
-        where = _user_line(ledger)
+        where = user_line(ledger.is_user_file, sys._getframe(1))
         if where is None:
             return False
         ledger.absent.append((where, f"`{text}` matches nothing: {folder!r} is not there"))
