@@ -32,8 +32,13 @@ class WriteGuard:
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        import tempfile
+
         self.scratch = os.path.realpath(self.scratch)
         self.diverted_root = os.path.join(self.scratch, "diverted")
+        # The parent points TMPDIR at the scratch folder; in any case tempfile's folder is the
+        # system's, not the user's (autograph writes its generated modules there and imports them).
+        self.allowed = (*self.allowed, tempfile.gettempdir())
 
     # -- paths ---------------------------------------------------------------------------
 
