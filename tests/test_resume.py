@@ -310,3 +310,20 @@ def test_a_failure_in_a_script_written_for_another_backend_is_the_environments(r
         done = True
     """)
     assert ns["done"] is True and execution.skips[0].reason.kind == "backend"
+
+
+def test_required_command_line_arguments_get_defaults_and_stand_ins(run, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["train.py"])  # as the child runs it: no arguments
+    ns, execution, ledger = run("""
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--data-dir", required=True)
+        parser.add_argument("--epochs", type=int, default=3)
+        parser.add_argument("config")
+        args = parser.parse_args()
+        epochs = args.epochs
+    """)
+    assert ns["epochs"] == 3 and standins.is_standin(ns["args"].data_dir) and standins.is_standin(ns["args"].config)
+    ((where, text),) = ledger.absent
+    assert where.line == 7 and "the following arguments are required: --data-dir, config" in text
+    assert execution.failure is None

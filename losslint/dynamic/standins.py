@@ -326,16 +326,67 @@ def _listings(ledger: Ledger) -> Callable[[], None]:
     return restore
 
 
+def _arguments(ledger: Ledger) -> Callable[[], None]:
+    """A script run without the command-line arguments it requires (`--data-dir` is given on the
+    training machine) gets its parser's defaults, and stand-ins for the required ones, instead
+    of argparse's exit 2."""
+    import argparse
+
+    real = argparse.ArgumentParser.parse_known_args
+
+    def parse_known_args(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        errors: list[str] = []
+        real_error = self.error
+
+        def error(message: str) -> Any:
+            errors.append(message)
+            raise _ArgumentsMissing(message)
+
+        self.error = error  # type: ignore[method-assign]
+        try:
+            return real(self, args, namespace)
+        except _ArgumentsMissing:
+            pass
+        finally:
+            self.error = real_error  # type: ignore[method-assign]
+        where = user_line(ledger.is_user_file, sys._getframe(1))
+        if where is None:  # a library's own parser: as it was
+            return real(self, args, namespace)
+        ledger.absent.append((where, f"the script needs its command-line arguments ({errors[0]}): "
+                                     "their defaults and stand-ins were used (pass them with --script-args)"))
+        values = namespace if namespace is not None else argparse.Namespace()
+        for action in self._actions:
+            if action.dest in (argparse.SUPPRESS, "help") or hasattr(values, action.dest):
+                continue
+            value = action.default
+            if value is None and action.required or (value is None and not action.option_strings):
+                value = standin_for(action.dest, ledger)
+            setattr(values, action.dest, value)
+        return values, []
+
+    argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+    def restore() -> None:
+        argparse.ArgumentParser.parse_known_args = real  # type: ignore[method-assign]
+
+    return restore
+
+
+class _ArgumentsMissing(Exception):
+    pass
+
+
 def install(ledger: Ledger) -> Callable[[], None]:
     """Stand-ins for missing modules and unlisted folders; returns what undoes it (for tests)."""
     finder = StandInFinder(ledger)
     sys.meta_path.append(finder)
-    restore = _listings(ledger)
+    restores = [_listings(ledger), _arguments(ledger)]
 
     def uninstall() -> None:
         if finder in sys.meta_path:
             sys.meta_path.remove(finder)
-        restore()
+        for restore in restores:
+            restore()
 
     return uninstall
 
