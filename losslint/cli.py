@@ -153,9 +153,11 @@ def check(
     result = run(targets, config, stdin, options, jobs=static_jobs, no_cache=no_cache)
     if verbose:
         for outcome in result.dynamic:
+            verdict = {"fit": "probed on the real batch", "model": "probed on targets made from the outputs"}
             click.echo(
                 f"losslint: dynamic: {outcome.path}: {outcome.seconds:.1f} s, peak "
-                f"{outcome.peak_rss / 2**20:.0f} MiB; script output:", err=True,
+                f"{outcome.peak_rss / 2**20:.0f} MiB, {verdict.get(outcome.verdict, 'no loss probed')}; "
+                "script output:", err=True,
             )
             click.echo(outcome.output.rstrip() or "(none)", err=True)
             for detail in outcome.details:

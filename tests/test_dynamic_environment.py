@@ -210,3 +210,21 @@ def test_without_tensorflow_the_dynamic_pass_says_what_to_install(tmp_path, monk
         text = result.output
     errors = sorted({line for line in text.splitlines() if line.startswith("losslint: error:")})
     assert errors == ['losslint: error: the dynamic pass needs TensorFlow (tensorflow is not installed): pip install "losslint[tf]"']
+
+
+def test_full_size_stand_in_data_sets_that_exhaust_memory_run_again_smaller(tmp_path) -> None:
+    # 60,000 x 2,500 float64 is 1.2 GB: over a 1 GiB cap on the real-size MNIST stand-in, fine on a tenth.
+    (tmp_path / "train.py").write_text(textwrap.dedent("""
+        import numpy as np
+        import keras
+        (x_train, y_train), _ = keras.datasets.mnist.load_data()
+        features = np.ones((len(x_train), 2500))
+        model = keras.Sequential([keras.Input((2500,)), keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(features, y_train, verbose=0)
+    """))
+    proc = run_cli("--dynamic", "-v", "--no-cache", "--max-memory", "1GiB", "train.py", cwd=tmp_path, timeout=600)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 0, proc.stdout.decode() + stderr
+    assert "ran out of memory on full-size stand-ins for keras.datasets; ran again with a tenth of the samples" in stderr
+    assert "probed on the real batch" in stderr

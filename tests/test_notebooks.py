@@ -61,3 +61,18 @@ def test_folders_include_notebooks_and_broken_ones_are_ll001(tmp_path) -> None:
     (tmp_path / "broken.ipynb").write_text("{not json")
     findings = json.loads(run_cli("--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
     assert sorted((f["path"], f["code"]) for f in findings) == [("broken.ipynb", "LL001"), ("nb.ipynb", "LL102")]
+
+
+def test_cell_magics_and_indented_cells_are_read_as_ipython_does(tmp_path) -> None:
+    from losslint.static import notebook as nb
+
+    book = nb.read(notebook(
+        "%%bash\necho not python\n  if [ -f x ]; then\n    exit 1\n  fi",  # not Python: the whole cell skipped
+        "%%time\nx = 1",  # IPython runs the body as Python
+        "%%backend jax\n  import jax",  # a user's own magic: skipped
+        "    y = 2\n    if y:\n        z = 3",  # indented as a whole: dedented
+    ).encode())
+    compile(book.source, "nb", "exec")  # parses: no `unexpected indent`
+    code = [line for line in book.source.splitlines() if line.strip()]
+    assert code == ["x = 1", "y = 2", "if y:", "    z = 3"]
+    assert book.place(book.source.splitlines().index("x = 1") + 1).cell == 2
