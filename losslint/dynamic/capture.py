@@ -52,3 +52,10 @@ def user_line(is_user_file: Callable[[str], bool], frame: Any) -> SourceLine | N
             return SourceLine(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back
     return None
+
+
+def and_join(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`: names in a message."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

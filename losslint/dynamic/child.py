@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from losslint import registry
-from losslint.dynamic.capture import SourceLine
+from losslint.dynamic.capture import SourceLine, and_join
 from losslint.findings import Finding, Pass
 
 _LEGACY_VALUES = ("1", "true", "True", "yes")
@@ -57,16 +57,7 @@ class Child:
         return SourceLine(os.path.abspath(frames[-1].filename), frames[-1].lineno or 1)
 
     def script_failed(self, message: str, where: SourceLine | None, fix: str) -> None:
-        rule = registry.get("LL002")
-        assert rule is not None
-        where = where or SourceLine(str(self.script), 1)
-        self.findings.append(
-            Finding(
-                code=rule.code, name=rule.name, severity=rule.severity, path=where.path,
-                line=where.line, column=where.column, end_line=where.line, end_column=where.column + 1,
-                message=message, fix=fix, pass_=Pass.DYNAMIC,
-            )
-        )
+        self._finding("LL002", where or SourceLine(str(self.script), 1), message, fix)
 
     def write(self) -> None:
         if self.written:
@@ -186,7 +177,7 @@ class Child:
             if skip.reason.kind == "shape":
                 self.details.append(f"{self._pos(skip.line)}: {skip.reason.text}")
                 continue
-            bound = f"; stand-ins for {_and([f'`{n}`' for n in skip.names])}" if skip.names else ""
+            bound = f"; stand-ins for {and_join([f'`{n}`' for n in skip.names])}" if skip.names else ""
             self.details.append(f"{self._pos(skip.line)}: the environment stopped this statement ({skip.reason.text}){bound}")
 
     def _adapt_skipped(self, layer: str) -> None:
@@ -196,10 +187,10 @@ class Child:
     def _note_backend(self) -> None:
         """Keras was imported on TensorFlow before the script ran: a script (or an environment)
         asking for JAX or PyTorch is probed on TensorFlow, and told so."""
-        asked = os.environ.get("KERAS_BACKEND")
-        if asked in (None, "", "tensorflow"):
-            asked = os.environ.get("LOSSLINT_USER_KERAS_BACKEND")
-        if asked and asked != "tensorflow":
+        from losslint.dynamic.environment import asked_backend
+
+        asked = asked_backend()
+        if asked is not None:
             self.notes.append(
                 f"{self.script.name}: KERAS_BACKEND={asked} is asked for; the dynamic pass probes on the "
                 "TensorFlow backend"
@@ -288,7 +279,7 @@ class Child:
         unprobed = [record for record, coverage in coverages if not coverage.forward and not coverage.step_measured]
         synthetic = [record for record, coverage in coverages if coverage.forward and not coverage.real_targets]
         if unprobed:
-            names = _and([f"`{getattr(r.model, 'name', '?')}`" for r in unprobed])
+            names = and_join([f"`{getattr(r.model, 'name', '?')}`" for r in unprobed])
             if causes:
                 self._incomplete(causes, f"model {names} compiled but could not be called on stand-in inputs, so its losses were not probed")
             self.verdict = "none"
@@ -302,12 +293,12 @@ class Child:
         parts = []
         for record, coverage in coverages:
             where = f" (compiled at {self._at(record.where.line)})" if record.where else ""
-            losses = _and([f"'{name}'" for name in coverage.losses]) or "no loss"
+            losses = and_join([f"'{name}'" for name in coverage.losses]) or "no loss"
             parts.append(f"model `{getattr(record.model, 'name', '?')}`{where} with {losses}")
         from losslint.dynamic.standins import GUESS
 
         names = self._standin_names()
-        standing = f" with stand-ins for {_and([f'`{n}`' for n in names[:6]])}" if names else ""
+        standing = f" with stand-ins for {and_join([f'`{n}`' for n in names[:6]])}" if names else ""
         if self.ledger.guesses:
             standing += (
                 f" (where a size was read off the missing data, {GUESS} was used, so failures at "
@@ -410,12 +401,6 @@ class Child:
 
 # Findings about a failure at some shape, which a model built on guessed sizes cannot support.
 _SHAPE_DEPENDENT = frozenset({"LL103", "LL201", "LL203", "LL205", "LL206"})
-
-
-def _and(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def main(argv: list[str]) -> int:

@@ -74,6 +74,16 @@ def _frames(error: BaseException) -> list[str]:
     return files
 
 
+def asked_backend() -> str | None:
+    """The Keras backend other than TensorFlow that the script (or the user's environment, passed
+    on by the parent) asks for; the probe runs on TensorFlow whatever it is."""
+    for variable in ("KERAS_BACKEND", "LOSSLINT_USER_KERAS_BACKEND"):
+        backend = os.environ.get(variable)
+        if backend and backend != "tensorflow":
+            return backend
+    return None
+
+
 def environment_reason(
     error: BaseException, met_standin: bool, ledger: Ledger, is_user_file: Callable[[str], bool],
 ) -> Reason | None:
@@ -109,10 +119,8 @@ def environment_reason(
         return Reason("file", text)
     if any(loader in path for path in files for loader in _DATA_LOADERS):
         return Reason("data", text)
-    backend = os.environ.get("KERAS_BACKEND") or ""
-    if backend in ("", "tensorflow"):
-        backend = os.environ.get("LOSSLINT_USER_KERAS_BACKEND") or ""
-    if backend not in ("", "tensorflow"):
+    backend = asked_backend()
+    if backend is not None:
         # Written for JAX or PyTorch (`inputs.to(device)`), run on TensorFlow: not its bug.
         return Reason("backend", f"{text} (the script is written for the {backend} backend; the probe runs on TensorFlow)")
     return None

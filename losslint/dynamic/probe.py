@@ -42,7 +42,7 @@ from keras.src.losses.losses import LossFunctionWrapper
 from keras.src.trainers.compile_utils import CompileLoss, get_loss
 from losslint import registry
 from losslint.dynamic import trace
-from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
+from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine, and_join
 from losslint.dynamic.trace import PRED, TRUE, Site, UserFiles
 from losslint.findings import Finding, Pass, RelatedLocation, Severity, sort_findings
 from losslint.static.names import linear_on_purpose
@@ -945,7 +945,7 @@ class _ModelProbe:
                 if use is not None:
                     site, at = use, f" (line {use.line})"
             held = (
-                f"holds {_and([f'`{name}`, a symbolic KerasTensor {_shape_text(tuple(t.shape))}' for name, t in captured[:2]])}"
+                f"holds {and_join([f'`{name}`, a symbolic KerasTensor {_shape_text(tuple(t.shape))}' for name, t in captured[:2]])}"
                 " and fails"
                 if captured else "uses a symbolic Keras tensor (a keras.Input, model.input or a layer output)"
             )
@@ -1006,7 +1006,7 @@ class _ModelProbe:
             return
         def sized(values: list[int]) -> str:
             parts = [f"{s} ({why[s]})" if s in why else str(s) for s in values]
-            return _and(parts)
+            return and_join(parts)
         message = (
             f"{info.label} on output '{pair.output.name}' depends on the batch size: it works at "
             f"batch size {sized(ok)} but fails at {sized(bad)}: {_exception_text(first.error)}"
@@ -1154,7 +1154,7 @@ class _ModelProbe:
         elif activation in ("softmax", "sigmoid") and from_logits:
             if through:
                 self._note("LL204", self._fallback_site(info),
-                           f"output '{out}' is a {activation} passed through {_and(through)}, and {info.label} has "
+                           f"output '{out}' is a {activation} passed through {and_join(through)}, and {info.label} has "
                            "from_logits=True: the probabilities are treated as logits (a double "
                            f"{activation}, with no warning)",
                            "drop `from_logits=True`, or remove the activation from the output layer",
@@ -1282,7 +1282,7 @@ class _ModelProbe:
             if zero and live:
                 evidence.append(
                     f"only the prediction{'s' if len(live) > 1 else ''} of sample{'s' if len(live) > 1 else ''} "
-                    f"{_and([str(i) for i in live])} of a batch of {n} get{'' if len(live) > 1 else 's'} a gradient"
+                    f"{and_join([str(i) for i in live])} of a batch of {n} get{'' if len(live) > 1 else 's'} a gradient"
                 )
             evidence.append("permuting the samples of the batch does not permute the gradient: the loss depends on "
                             "the samples' positions")
@@ -1311,7 +1311,7 @@ class _ModelProbe:
     def _note_batch_index(self, pair: _Pair, info: _Callable, indexes: list[trace.BatchIndex], evidence: str) -> None:
         """LL102 confirmed: an integer index on the batch axis of y_true/y_pred."""
         site = indexes[0].site
-        roles = _and(sorted({
+        roles = and_join(sorted({
             f"{i.role} {_shape_text(i.from_shape)} -> {_shape_text(i.to_shape)}" for i in indexes if i.site == site
         }))
         message = (
@@ -1591,7 +1591,7 @@ def _cross_dependence(path: Callable, y_true: Any, y_pred: Any, n: int) -> str |
         if len(pairs) == n and all(len(js) == n - 1 for js in pairs.values()):
             parts.append(f"every sample's loss depends on the {what} of every other sample (batch of {n})")
         else:
-            shown = ", ".join(f"sample {i} on {_and([str(j) for j in sorted(js)])}" for i, js in sorted(pairs.items())[:4])
+            shown = ", ".join(f"sample {i} on {and_join([str(j) for j in sorted(js)])}" for i, js in sorted(pairs.items())[:4])
             parts.append(f"the loss depends on other samples' {what}: {shown}")
     return "; ".join(parts) or None
 
@@ -1794,12 +1794,6 @@ def _final_activation(layer: Any) -> tuple[str | None, list[str]]:
 
 def _quoted(names: Iterable[Any]) -> str:
     return ", ".join(f"'{n}'" for n in names)
-
-
-def _and(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _fmt(value: float) -> str:
