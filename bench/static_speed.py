@@ -1,14 +1,24 @@
-"""Static pass speed: files/s and lines/s on the fixtures replicated to >= 300 files (or on any
-folder given with --corpus, e.g. an unpacked keras-hub wheel), cold on one core, cold on every
-core, and warm (cache); the wall time of one `losslint` run on one file, process start included;
-and `pylint --disable=all --enable=E` on the same files as a reference, when it is installed.
+"""Static pass speed, as ratios against a floor measured in the same run: `libcst.parse_module`
+of the same files, one after the other in one process (what any libcst linter pays at least).
 
-    python bench/static_speed.py [--min-files 300] [--repeat 3] [--corpus DIR] [--no-pylint]
+Reported: the floor; losslint cold (no cache) in one process and on every core; warm (every
+file from the cache); and the wall time of one `losslint` run on one file, process start
+included. Corpora:
+
+- default: the bundled fixtures, replicated to >= --min-files files;
+- --scripts: real training scripts listed in bench/speed_corpus.json (repository, commit,
+  paths), materialised under --cache from the git snapshots under --mirror (`fetch
+  github:owner/name` puts one at <mirror>/<owner+name>/...), never copied into this repo;
+- --corpus DIR: any folder (e.g. an unpacked keras-hub wheel from bench/precision.py's cache).
+
+    python bench/static_speed.py [--scripts --cache DIR [--mirror DIR]] [--corpus DIR]
+                                 [--min-files 300] [--repeat 3] [--pylint]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -16,31 +26,43 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+MANIFEST = ROOT / "bench" / "speed_corpus.json"
 
 
-def replicate(target: Path, min_files: int) -> tuple[int, int]:
+def replicate(target: Path, min_files: int) -> None:
     sources = sorted(FIXTURES.rglob("*.py"))
     copies = -(-min_files // len(sources))
-    lines = 0
     for copy in range(copies):
         for source in sources:
             dest = target / f"copy{copy:03d}" / source.relative_to(FIXTURES)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, dest)
-            lines += source.read_text(encoding="utf-8").count("\n")
-    return copies * len(sources), lines
 
 
-def count_lines(folder: Path) -> tuple[int, int]:
-    files = list(folder.rglob("*.py"))
-    return len(files), sum(p.read_bytes().count(b"\n") for p in files)
+def materialise(cache: Path, mirror: Path) -> Path:
+    """The manifest's scripts under `cache` (written once), read with `git show` from the snapshots."""
+    manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    for entry in manifest["entries"]:
+        repo, commit = entry["repo"], entry["commit"]
+        git_dir = mirror / repo.replace("/", "+") / "repo"
+        for path in entry["paths"]:
+            target = cache / repo.replace("/", "+") / commit[:12] / path
+            if target.exists():
+                continue
+            shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True)
+            if shown.returncode != 0:
+                sys.exit(f"cannot read {repo}:{path} at {commit[:12]} from {git_dir}: fetch github:{repo} first")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(shown.stdout)
+    return cache
 
 
-def timed(repeat: int, action) -> float:
+def timed(repeat: int, action: Callable[[], object]) -> float:
     timings = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -49,12 +71,25 @@ def timed(repeat: int, action) -> float:
     return statistics.median(timings)
 
 
+def parse_all(sources: list[str]) -> None:
+    import libcst
+
+    for source in sources:
+        try:
+            libcst.parse_module(source)
+        except Exception:  # noqa: BLE001 - a file libcst cannot parse costs what it costs
+            pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scripts", action="store_true", help="the real training scripts of bench/speed_corpus.json")
+    parser.add_argument("--cache", type=Path, help="where --scripts are materialised (outside the repo)")
+    parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
+    parser.add_argument("--corpus", type=Path, help="lint this folder instead")
     parser.add_argument("--min-files", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--corpus", type=Path, help="lint this folder instead of the replicated fixtures")
-    parser.add_argument("--no-pylint", action="store_true", help="skip the (slow) pylint reference run")
+    parser.add_argument("--pylint", action="store_true", help="also time `pylint -E` on the same files (slow)")
     args = parser.parse_args()
 
     from losslint.config import Config
@@ -62,30 +97,37 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        if args.corpus:
+        if args.scripts:
+            if args.cache is None:
+                sys.exit("--scripts needs --cache DIR (outside the repo)")
+            shutil.copytree(materialise(args.cache, args.mirror), root / "corpus")
+        elif args.corpus:
             shutil.copytree(args.corpus, root / "corpus")
-            files, lines = count_lines(root)
         else:
-            files, lines = replicate(root, args.min_files)
+            replicate(root, args.min_files)
+        files = sorted(root.rglob("*.py"))
+        sources = [p.read_text(encoding="utf-8", errors="replace") for p in files]
+        lines = sum(s.count("\n") for s in sources)
         config = Config(root=root)
+        cores = os.cpu_count() or 1
 
-        def report(label: str, seconds: float) -> None:
-            print(f"  {label:28} {seconds:7.3f} s  {files / seconds:8.0f} files/s  {lines / seconds:9.0f} lines/s")
+        print(f"static pass on {len(files)} files, {lines} lines ({lines // max(len(files), 1)} per file), "
+              f"{cores} cores, median of {args.repeat}:")
+        floor = timed(args.repeat, lambda: parse_all(sources))
 
-        print(f"static pass on {files} files, {lines} lines (median of {args.repeat}):")
-        report("cold, 1 process", timed(args.repeat, lambda: run([tmp], config, jobs=1, no_cache=True)))
-        report(f"cold, {os.cpu_count()} processes", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=True)))
+        def report(label: str, seconds: float, ratio: bool = True) -> None:
+            against = f"  {seconds / floor:5.2f}x the floor" if ratio else ""
+            print(f"  {label:34} {seconds:7.3f} s  {len(files) / seconds:8.0f} files/s{against}")
+
+        report("floor: libcst.parse_module, 1 proc", floor)
+        report("losslint cold, 1 process", timed(args.repeat, lambda: run([tmp], config, jobs=1, no_cache=True)))
+        report(f"losslint cold, {cores} processes", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=True)))
         run([tmp], config, jobs=0, no_cache=False)  # fill the cache
-        report("warm (cache)", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=False)))
+        report("losslint warm (cache hits only)", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=False)))
         shutil.rmtree(root / ".losslint_cache", ignore_errors=True)
-        pylint = subprocess.run([sys.executable, "-m", "pylint", "--version"], capture_output=True)
-        if args.no_pylint:
-            pass
-        elif pylint.returncode == 0:
+        if args.pylint:
             command = [sys.executable, "-m", "pylint", "--disable=all", "--enable=E", "--jobs=0", "-sn", tmp]
             report("pylint -E (reference)", timed(1, lambda: subprocess.run(command, capture_output=True)))
-        else:
-            print("  pylint is not installed: no reference figure (pip install pylint)")
 
     one_file = FIXTURES / "LL101-reshape-in-loss" / "bad_seed000.py"
     command = [sys.executable, "-m", "losslint.cli", "--no-cache", str(one_file)]
@@ -100,9 +142,12 @@ def main() -> None:
     installed = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run(command, capture_output=True, check=False, env=installed)
     wall = timed(5, lambda: subprocess.run(command, capture_output=True, check=False, env=installed))
+    python = timed(5, lambda: subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=False))
     print("one file through the CLI (process start included, no cache), median of 5:")
     print(f"  losslint byte-compiled, as pip installs it  {wall:.3f} s")
     print(f"  losslint compiled from source at each start {source_only:.3f} s (PYTHONDONTWRITEBYTECODE=1)")
+    print(f"  python -c pass (the interpreter's own start) {python:.3f} s")
+
 
 if __name__ == "__main__":
     main()

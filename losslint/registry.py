@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from losslint.rule import Rule
+from losslint.rule import Rule, Stage
 from losslint.rules import (
     ll001_syntax_error,
     ll002_script_failed,
@@ -78,6 +79,12 @@ ALL_RULES: tuple[Rule, ...] = tuple(
 
 _BY_CODE = {rule.code: rule for rule in ALL_RULES}
 _BY_NAME = {rule.name: rule for rule in ALL_RULES}
+
+
+def dynamic_checks(stage: Stage) -> list[Callable[[Any], bool | None]]:
+    """The rules' dynamic checks of a stage, in the order they run: by rank, then by code."""
+    found = [(probe.rank, rule.code, probe.check) for rule in ALL_RULES for probe in rule.probes if probe.stage is stage]
+    return [check for _, _, check in sorted(found, key=lambda entry: (entry[0], entry[1]))]
 
 
 class UnknownSelector(ValueError):

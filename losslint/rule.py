@@ -1,10 +1,11 @@
-"""What a rule is: its catalogue entry and, where it has one, its static check."""
+"""What a rule is: its catalogue entry and its checks, static and dynamic."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
 from losslint.findings import Pass, Severity
 
@@ -13,6 +14,31 @@ if TYPE_CHECKING:
     from losslint.static.context import FileContext
 
 StaticCheck = Callable[["FileContext"], Iterator["Finding"]]
+
+
+class Stage(Enum):
+    """Where in the dynamic probe of a compiled model a check runs, and what it receives
+    (the contexts are in losslint/dynamic/context.py)."""
+
+    MODEL = "model"  # the compiled model, before anything is called: ModelContext
+    STRUCTURE = "structure"  # losses, loss weights, outputs and targets, paired by Keras: ModelContext
+    TARGETS = "targets"  # one (output, loss) pair, before the loss runs: PairContext
+    RUNS = "runs"  # the loss traced as fit traces it and run at several batch sizes: RunsContext
+    BUILTIN = "builtin"  # a Keras built-in loss that ran: PairContext
+    GRAPH = "graph"  # the ops of a user-written loss or metric, traced: GraphContext
+    VALUES = "values"  # values and gradients of a user-written loss: ValuesContext
+    STEP = "step"  # a custom train_step measured on the real batch: StepContext
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A dynamic check. The checks of a stage run in the order of (rank, rule code); a check
+    that returns True has explained what the later checks of its stage and the later stages
+    would see, so the probe of that loss (of the model, for STRUCTURE) stops there."""
+
+    stage: Stage
+    check: Callable[[Any], bool | None]
+    rank: int = 0
 
 
 @dataclass(frozen=True)
@@ -29,8 +55,13 @@ class Rule:
     # Reported by the linter itself rather than by a check (LL001 when a file does not parse,
     # LL004 from the suppression comments).
     built_in: bool = False
-    # The dynamic pass reports it (its checks live in losslint/dynamic/).
+    # The dynamic pass reports it: through `probes`, or from the runner itself (LL002, LL003,
+    # LL005, LL006, about the script's run).
     dynamic: bool = False
+    probes: tuple[Probe, ...] = ()
+    # Its dynamic findings are about a failure at some shape, which a guessed input shape or
+    # size (a script run without its data) could explain: dropped when anything was guessed.
+    shape_dependent: bool = False
 
     @property
     def static_implemented(self) -> bool:

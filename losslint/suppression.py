@@ -72,6 +72,15 @@ class Suppressions:
         return out
 
 
+def _is_ours(code: str) -> bool:
+    return code.upper().startswith("LL") or registry.get(code) is not None
+
+
+def _ours(raw: str | None) -> bool:
+    """A `noqa` with these codes concerns losslint: a bare `noqa`, or one that names a rule."""
+    return raw is None or any(_is_ours(code) for code in _codes(raw))
+
+
 def _codes(raw: str) -> tuple[str, ...]:
     return tuple(c for c in re.split(r"[\s,]+", raw.strip()) if c)
 
@@ -79,8 +88,12 @@ def _codes(raw: str) -> tuple[str, ...]:
 def parse(source: str) -> Suppressions:
     skip_file = False
     by_line: dict[int, list[Directive]] = {}
-    if not any(pattern.search(source) for pattern in (_NOQA, _IGNORE, _SKIP_FILE)):
-        return Suppressions(skip_file, by_line)  # no directive anywhere: skip the tokenizer
+    if not _IGNORE.search(source) and not _SKIP_FILE.search(source) and not any(
+        _ours(match["codes"]) for match in _NOQA.finditer(source)
+    ):
+        # No directive for losslint anywhere, not even in strings (`# noqa: E501` is ruff's):
+        # the tokenizer, which tells comments from strings, has nothing to find.
+        return Suppressions(skip_file, by_line)
     tokens: list[tokenize.TokenInfo] = []
     try:
         # Token by token: the comments before a tokenizer error (an unclosed bracket reported at
@@ -102,10 +115,10 @@ def parse(source: str) -> Suppressions:
         for match in _NOQA.finditer(text):
             raw = match["codes"]
             codes = None if raw is None else _codes(raw)
-            own = codes is not None and any(c.upper().startswith("LL") or registry.get(c) for c in codes)
+            own = codes is not None and any(_is_ours(c) for c in codes)
             if codes is not None:
                 # Codes of other tools (ruff's E501, ...) are none of our business.
-                codes = tuple(c for c in codes if c.upper().startswith("LL") or registry.get(c))
+                codes = tuple(c for c in codes if _is_ours(c))
                 if not codes:
                     continue
             directive = Directive(line, col + match.start() + 1, col + match.end() + 1, codes, own)

@@ -12,6 +12,7 @@ import pytest
 from losslint.config import Config
 from losslint.findings import Severity
 from losslint.static.context import FileContext, walk
+from losslint.static.discovery import file_context
 from losslint.static.linter import lint_source
 from losslint.static.models import final_activation, model_of, reaching_value, visible_shape
 
@@ -31,7 +32,7 @@ def lines(source: str, code: str) -> list[int]:
 
 def context(source: str) -> FileContext:
     text = textwrap.dedent(source)
-    return FileContext.from_module("snippet.py", text, cst.parse_module(text))
+    return file_context("snippet.py", text, cst.parse_module(text))
 
 
 def name_node(ctx: FileContext, name: str, occurrence: int = -1) -> cst.Name:

@@ -354,8 +354,8 @@ class Child:
                 if self.ledger.guesses or self.ledger.uses != uses:
                     # Built on guessed sizes, or a loss that calls a missing module (a torch-only
                     # loss probed on TensorFlow): a failure there says nothing about the real run.
-                    kept = [f for f in findings if f.code not in _SHAPE_DEPENDENT]
-                    self.dropped.extend(f for f in findings if f.code in _SHAPE_DEPENDENT)
+                    kept = [f for f in findings if not _shape_dependent(f)]
+                    self.dropped.extend(f for f in findings if _shape_dependent(f))
                     findings = kept
                 self.findings.extend(findings)
             except Exception as error:  # one model's probe failure must not lose the others
@@ -399,8 +399,10 @@ class Child:
         os._exit = guarded_exit  # type: ignore[assignment]
 
 
-# Findings about a failure at some shape, which a model built on guessed sizes cannot support.
-_SHAPE_DEPENDENT = frozenset({"LL103", "LL201", "LL203", "LL205", "LL206"})
+def _shape_dependent(finding: Finding) -> bool:
+    """A finding about a failure at some shape, which a model built on guessed sizes cannot support."""
+    rule = registry.get(finding.code)
+    return rule is not None and rule.shape_dependent
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,8 @@
-"""LL302 loss-discrepancy: measure, on the same weights and the same batch, the loss a custom
+"""Measure, on the same weights and the same batch, the loss a custom
 `train_step` reports, the compiled loss the default step would compute, and what `test_step`
 (evaluate, val_loss) reports, and compare the gradient the step applies with the gradient of
 the compiled loss. Everything the measurement touches is restored bit for bit afterwards.
+What the numbers mean is LL302's (losslint/rules/ll302_loss_discrepancy.py).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 from losslint import registry
 from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
 from losslint.findings import Finding, Pass, RelatedLocation
+from losslint.rule import Rule, Stage
 
 _STEP_METHODS = ("train_step", "test_step", "compute_loss")
 _NOISE_LAYERS = ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                  "GaussianNoise", "GaussianDropout", "AlphaDropout")
-RELATIVE_TOLERANCE = 1e-3
 
 
 @dataclass
@@ -40,7 +41,6 @@ class Measurement:
     epoch_end_crash: bool = False  # fit's epoch-end metric read fails: compile metrics never built
     gradient_cosine: float | None = None  # applied gradient vs gradient of the compiled loss
     gradient_ratio: float | None = None  # |applied| / |compiled gradient|
-    causes: list[str] = field(default_factory=list)
 
 
 def overridden_steps(model: Any) -> dict[str, Any]:
@@ -55,12 +55,6 @@ def overridden_steps(model: Any) -> dict[str, Any]:
             if name in cls.__dict__ and name not in found:
                 found[name] = cls.__dict__[name]
     return found
-
-
-def _close(a: float | None, b: float | None, tolerance: float = RELATIVE_TOLERANCE) -> bool:
-    if a is None or b is None:
-        return False
-    return abs(a - b) <= tolerance * max(abs(a), abs(b), 1e-6)
 
 
 def _scalar(value: Any) -> float | None:
@@ -270,70 +264,7 @@ def measure_model(model: Any, batch: tuple) -> Measurement:
             snapshot.restore()
         finally:
             snapshot.restore()
-    m.causes = diagnose(m)
     return m
-
-
-def diagnose(m: Measurement) -> list[str]:
-    """The likely causes, most specific first; empty when the step is consistent."""
-    causes: list[str] = []
-    if m.reported is None:
-        return causes
-    if m.compiled is not None and not _close(m.reported, m.compiled):
-        if _close(m.reported, m.mean_prediction, 1e-4) and not _close(m.compiled, m.mean_prediction):
-            causes.append(
-                "the logged `loss` is the mean of y_pred: the deprecated `self.compiled_loss`/"
-                "`self.compiled_metrics` shim sends y_pred to every Mean metric, the `loss` tracker included"
-            )
-        ratio = m.reported / m.compiled if m.compiled else None
-        if ratio is not None and m.batch_size > 1 and abs(ratio - m.batch_size) <= 0.01 * m.batch_size:
-            causes.append(
-                f"sum vs mean: the ratio is the batch size ({m.batch_size}): the step sums the "
-                "per-sample losses where the compiled loss averages them"
-            )
-        if m.regularization > 0 and _close(m.reported, m.compiled - m.regularization):
-            causes.append(
-                f"regularisation ignored: the difference is the sum of model.losses "
-                f"({m.regularization:.6g}), which the compiled loss includes"
-            )
-        if m.compiled_unweighted is not None and _close(m.reported, m.compiled_unweighted):
-            causes.append("sample weights ignored: the step's loss equals the compiled loss without them")
-        if causes:
-            pass
-        elif m.gradient_cosine is not None and m.gradient_cosine > 0.999 and abs((m.gradient_ratio or 0) - 1) < 1e-2:
-            causes.append(
-                "the step differentiates the compiled loss but logs another value: the update "
-                "and the logged `loss` come from different losses"
-            )
-        elif m.compute_loss_calls == 0:
-            causes.append(
-                "the compiled loss is never used by the step: training optimises the step's own "
-                "loss, while evaluate() and val_loss report the compiled one"
-            )
-    if m.epoch_end_crash:
-        causes.append(
-            "the step never updates the compiled metrics: fit crashes at the end of epoch 1 with "
-            "'Cannot get result() since the metric has not yet been built'"
-        )
-    elif m.epoch_end_zero:
-        causes.append(
-            "the step returns `loss` without updating Keras' built-in loss tracker: fit logs "
-            "`loss: 0.0` at every epoch end"
-        )
-    if m.unreset_trackers:
-        names = ", ".join(f"`{name}`" for name in m.unreset_trackers)
-        causes.append(
-            f"a loss tracker is never reset: the step updates {names}, not listed in the "
-            "model's `metrics`, so Keras never resets them and the logged values are running means "
-            "over all epochs so far"
-        )
-    if (
-        m.evaluated is not None
-        and not _close(m.reported, m.evaluated)
-        and not causes
-    ):
-        causes.append("evaluate() uses a different loss than fit: test_step reports another value than train_step")
-    return causes
 
 
 def _definition_line(function: Any) -> SourceLine | None:
@@ -352,17 +283,6 @@ def _definition_line(function: Any) -> SourceLine | None:
     return SourceLine(code.co_filename, line, column)
 
 
-def _fix(causes: list[str]) -> str:
-    text = " ".join(causes)
-    if "compiled_loss" in text:
-        return "use `loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` and `return self.compute_metrics(x, y, y_pred, sw)`"
-    if "tracker" in text and "never reset" in text:
-        return "return your trackers from a `metrics` property so that Keras resets them at each epoch"
-    if "built-in loss tracker" in text:
-        return "update the tracker: `for m in self.metrics: m.update_state(loss) if m.name == 'loss' ...`, or use compute_loss/compute_metrics"
-    return "compute the loss with `self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sw)` in train_step (and test_step), so fit, evaluate and the gradient agree"
-
-
 @dataclass
 class StepCheck:
     findings: list[Finding] = field(default_factory=list)
@@ -370,8 +290,32 @@ class StepCheck:
     consistent: SourceLine | None = None
 
 
+@dataclass
+class StepContext:
+    """What a STEP check sees: the measurement of a custom train_step on the real batch, the
+    step's `def` line and the compile call."""
+
+    measurement: Measurement
+    where: SourceLine
+    compile_where: SourceLine | None
+    findings: list[Finding] = field(default_factory=list)
+
+    def report(self, rule: Rule, message: str, fix: str) -> None:
+        """A finding at the train_step's name."""
+        where = self.where
+        related: tuple[RelatedLocation, ...] = ()
+        if self.compile_where is not None:
+            c = self.compile_where
+            related = (RelatedLocation(c.path, c.line, c.column, "compile call"),)
+        self.findings.append(Finding(
+            code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
+            column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
+            fix=fix, pass_=Pass.DYNAMIC, related=related,
+        ))
+
+
 def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> StepCheck:
-    """LL302 findings for one compiled model whose class defines its own train_step."""
+    """The STEP checks' findings for one compiled model whose class defines its own train_step."""
     model = compile.model
     steps = overridden_steps(model)
     if "train_step" not in steps or model.optimizer is None:
@@ -383,26 +327,10 @@ def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset
     where = _definition_line(steps["train_step"]) or compile.where
     if where is None:
         return StepCheck()
-    if not m.causes:
+    ctx = StepContext(m, where, compile.where)
+    for check in registry.dynamic_checks(Stage.STEP):
+        if check(ctx):
+            break
+    if not ctx.findings:
         return StepCheck(consistent=where)
-    rule = registry.get("LL302")
-    assert rule is not None
-    values = [f"train_step logs loss {m.reported:.6g}"]
-    if m.compiled is not None:
-        ratio = f" (ratio {m.reported / m.compiled:.4g})" if m.compiled else ""
-        values.append(f"the compiled loss is {m.compiled:.6g}{ratio}")
-    if m.evaluated is not None:
-        values.append(f"evaluate()/val_loss report {m.evaluated:.6g}")
-    message = (
-        f"measured on the same weights and batch of {m.batch_size}: {', '.join(values)}. "
-        f"Likely cause: {'; '.join(m.causes)}"
-    )
-    related = ()
-    if compile.where is not None:
-        related = (RelatedLocation(compile.where.path, compile.where.line, compile.where.column, "compile call"),)
-    finding = Finding(
-        code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
-        column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
-        fix=_fix(m.causes), pass_=Pass.DYNAMIC, related=related,
-    )
-    return StepCheck(findings=[finding])
+    return StepCheck(findings=ctx.findings)

@@ -23,26 +23,11 @@ from typing import Any
 TRUE = "y_true"
 PRED = "y_pred"
 
-# Element-wise ops that broadcast their inputs (numpy rules).
-BROADCASTING_OPS = frozenset({
-    "Add", "AddV2", "Sub", "Mul", "MulNoNan", "RealDiv", "Div", "DivNoNan", "FloorDiv",
-    "FloorMod", "TruncateDiv", "Maximum", "Minimum", "Pow", "SquaredDifference", "Greater",
-    "GreaterEqual", "Less", "LessEqual", "Equal", "NotEqual", "LogicalAnd", "LogicalOr",
-    "Atan2", "Xlogy", "Xdivy", "Xlog1py", "SelectV2", "BitwiseAnd", "BitwiseOr",
-})
 # Ops that pass a tensor through unchanged in value (for "is this y_pred itself?").
 _TRANSPARENT = frozenset({
     "Identity", "IdentityN", "Cast", "StopGradient", "ExpandDims", "Squeeze",
     "EnsureShape", "CheckNumerics", "PreventGradient",
 })
-# Ops with no useful gradient: the loss stops depending differentiably on their input.
-NON_DIFFERENTIABLE_OPS = frozenset({
-    "ArgMax", "ArgMin", "Round", "Floor", "Ceil", "Sign", "Rint", "Equal", "NotEqual",
-    "Greater", "GreaterEqual", "Less", "LessEqual", "TopKV2", "Unique",
-})
-_INT_DTYPES = ("int", "uint", "bool")
-
-
 @dataclass(frozen=True)
 class Site:
     """Where an op was created in the user's code."""
@@ -202,137 +187,6 @@ def _find_function(name: str, graphs: list[Any]) -> Any | None:
     return None
 
 
-# ---- the patterns the probes look for -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Broadcast:
-    site: Site
-    op_type: str
-    in_shapes: tuple[tuple[int, ...], ...]
-    out_shape: tuple[int, ...]
-
-
-def broadcasts(ops: list[OpInfo]) -> list[Broadcast]:
-    """Element-wise ops in user code that combine a y_true-derived and a y_pred-derived tensor
-    into a tensor with more elements than any input: (3,) - (3, 1) -> (3, 3)."""
-    found: list[Broadcast] = []
-    for info in ops:
-        if info.type not in BROADCASTING_OPS or info.site is None or len(info.op.inputs) < 2:
-            continue
-        if not all(info.in_roles) or not {TRUE, PRED} <= info.out_roles:
-            continue
-        shapes = info.in_shapes()
-        out = info.out_shape()
-        sizes = [num_elements(s) for s in shapes]
-        n_out = num_elements(out)
-        if n_out is None or any(n is None for n in sizes):
-            continue
-        if n_out > max(sizes):  # type: ignore[type-var]
-            found.append(Broadcast(info.site, info.type, tuple(shapes), out))  # type: ignore[arg-type]
-    return found
-
-
-@dataclass(frozen=True)
-class Reshape:
-    site: Site
-    role: str
-    from_shape: tuple[int | None, ...]
-    to_shape: tuple[int | None, ...]
-
-
-def reshapes(ops: list[OpInfo]) -> list[Reshape]:
-    """`reshape` of y_true/y_pred themselves, in user code, that changes more than size-1 axes."""
-    found: list[Reshape] = []
-    for info in ops:
-        if info.type != "Reshape" or info.site is None or not info.in_direct:
-            continue
-        role = info.in_direct[0]
-        if role is None:
-            continue
-        before = shape_of(info.op.inputs[0])
-        after = info.out_shape()
-        if before is None or after is None:
-            continue
-        if not before or not after or before[0] != after[0]:
-            continue  # flattens the batch into other axes ((N, H, W, C) -> (N*H*W, C)): not a per-sample shape
-        if _squeezed(before[1:]) == _squeezed(after[1:]):
-            continue  # (N,) -> (N, 1) and the like: aligns ranks, keeps each sample's values
-        found.append(Reshape(info.site, role, before, after))
-    return found
-
-
-def _squeezed(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-    return tuple(d for d in shape if d != 1)
-
-
-@dataclass(frozen=True)
-class BatchIndex:
-    site: Site
-    role: str
-    from_shape: tuple[int | None, ...]
-    to_shape: tuple[int | None, ...]
-
-
-def batch_indexes(ops: list[OpInfo]) -> list[BatchIndex]:
-    """`y_true[0]` / `y_pred[1]`: an integer index on the batch axis of y_true/y_pred."""
-    found: list[BatchIndex] = []
-    for info in ops:
-        if info.type != "StridedSlice" or info.site is None or not info.in_direct:
-            continue
-        role = info.in_direct[0]
-        if role is None:
-            continue
-        try:
-            shrink = info.op.get_attr("shrink_axis_mask")
-        except Exception:  # noqa: BLE001
-            continue
-        if not shrink & 1:
-            continue
-        before = shape_of(info.op.inputs[0])
-        after = info.out_shape()
-        if before is None or after is None:
-            continue
-        found.append(BatchIndex(info.site, role, before, after))
-    return found
-
-
-def non_differentiable(ops: list[OpInfo]) -> list[tuple[Site, str]]:
-    """Ops in user code on the y_pred path whose gradient is None or zero."""
-    found: list[tuple[Site, str]] = []
-    for info in ops:
-        if info.site is None or PRED not in info.out_roles:
-            continue
-        kind = info.type
-        if kind == "Cast":
-            try:
-                dst = info.op.get_attr("DstT").name
-            except Exception:  # noqa: BLE001
-                continue
-            if not dst.startswith(_INT_DTYPES):
-                continue
-            kind = f"Cast to {dst}"
-        elif kind not in NON_DIFFERENTIABLE_OPS:
-            continue
-        found.append((info.site, kind))
-    return found
-
-
-def batch_sum_sites(ops: list[OpInfo], batch: int) -> list[Site]:
-    """User-code `Sum` reductions over a tensor whose first axis is the batch."""
-    found: list[Site] = []
-    for info in ops:
-        if info.type != "Sum" or info.site is None or not info.out_roles:
-            continue
-        shape = shape_of(info.op.inputs[0])
-        if not shape or shape[0] != batch:
-            continue
-        out = info.out_shape()
-        if out is not None and (len(out) == 0 or out[0] != batch):
-            found.append(info.site)
-    return found
-
-
 _NODE = re.compile(r"\{\{node ([^}]+)\}\}")
 
 
@@ -366,31 +220,3 @@ def format_shape(shape: tuple[int | None, ...] | None) -> str:
         return "(unknown rank)"
     inner = ", ".join("None" if d is None else str(d) for d in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
-
-
-_REDUCTIONS = frozenset({"Sum", "Mean", "Max", "Min", "Prod", "EuclideanNorm"})
-
-
-def batch_mixing_sites(ops: list[OpInfo], batch: int) -> list[Site]:
-    """User-code ops that combine samples without reducing to the final scalar: a reduction
-    over the batch axis that keeps other axes (`reduce_mean(y_pred, axis=0)`), a product
-    whose result is batch x batch (`y_pred @ transpose(y_pred)`), a reshape that moves the
-    batch axis."""
-    found: list[Site] = []
-    for info in ops:
-        if info.site is None or not info.out_roles:
-            continue
-        before = shape_of(info.op.inputs[0]) if len(info.op.inputs) else None
-        after = info.out_shape()
-        if info.type in ("Softmax", "LogSoftmax") and before and len(before) >= 2 and before[-1] == batch:
-            found.append(info.site)  # softmax(axis=0): TF moves the batch axis last, then normalises over it
-            continue
-        if before is None or after is None or not before or before[0] != batch:
-            continue
-        if info.type in _REDUCTIONS and after and after[0] != batch:
-            found.append(info.site)
-        elif info.type in ("MatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum") and list(after).count(batch) >= 2:
-            found.append(info.site)
-        elif info.type == "Reshape" and after and after[0] != batch:
-            found.append(info.site)
-    return found

@@ -64,9 +64,9 @@ def is_store(ctx: FileContext, node: cst.CSTNode) -> bool:
     """The expression is assigned to or deleted (`tf.log = f`, `del tf.log`, `for tf.log in`),
     possibly inside a tuple/list target: renaming it would change what is bound."""
     current = node
-    parent = ctx.parents.get(current)
+    parent = ctx.parent(current)
     while isinstance(parent, (cst.Element, cst.StarredElement, cst.Tuple, cst.List)):
-        current, parent = parent, ctx.parents.get(parent)
+        current, parent = parent, ctx.parent(parent)
     if isinstance(parent, (cst.AssignTarget, cst.Del)):
         return True
     if isinstance(parent, (cst.AnnAssign, cst.AugAssign)) and parent.target is current:

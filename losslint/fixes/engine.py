@@ -25,7 +25,7 @@ from losslint.config import Config
 from losslint.files import collect, display_path
 from losslint.findings import Finding
 from losslint.fixes import FIXERS, Fix
-from losslint.static.context import FileContext
+from losslint.static.discovery import file_context
 from losslint.static.linter import _RELEVANT, MAX_FILE_BYTES, lint_source
 
 
@@ -72,7 +72,7 @@ def fix_source(path: str, source: str, config: Config, disabled: frozenset[str] 
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError):
         return out
-    ctx = FileContext.from_module(path, source, module)
+    ctx = file_context(path, source, module)
     enabled = config.enabled_codes() - disabled
     chosen: dict[int, Fix] = {}
     for code, fixer in FIXERS.items():

@@ -189,7 +189,7 @@ def _renamed(updated: cst.CSTNode, depth: int, suffix: str) -> cst.BaseExpressio
 
 
 def _called(ctx: FileContext, node: cst.BaseExpression) -> cst.Call | None:
-    parent = ctx.parents.get(node)
+    parent = ctx.parent(node)
     return parent if isinstance(parent, cst.Call) and parent.func is node else None
 
 
@@ -247,7 +247,7 @@ def _cast_fix(ctx: FileContext, finding: Finding, node: cst.Attribute, old: str,
 
 
 def _keyword_fix(ctx: FileContext, finding: Finding, arg: cst.Arg) -> Fix | None:
-    call = ctx.parents.get(arg)
+    call = ctx.parent(arg)
     if arg.keyword is None or not isinstance(call, cst.Call) or any(a.star for a in call.args):
         return None
     keywords = {a.keyword.value for a in call.args if a.keyword is not None}

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losslint.dynamic.describe import shape_text
+from losslint.dynamic.trace import PRED, OpInfo, Site, shape_of
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
 from losslint.static.names import op_in
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import GraphContext
 
 _RESHAPE = frozenset({"reshape"})
 _SHAPE = frozenset({"shape"})
@@ -86,6 +93,68 @@ def _name(node: cst.BaseExpression) -> str | None:
     return node.value if isinstance(node, cst.Name) else None
 
 
+# ---- dynamic: the traced loss reshapes y_true or y_pred themselves ------------------------
+
+
+@dataclass(frozen=True)
+class Reshape:
+    site: Site
+    role: str
+    from_shape: tuple[int | None, ...]
+    to_shape: tuple[int | None, ...]
+
+
+def reshapes(ops: list[OpInfo]) -> list[Reshape]:
+    """`reshape` of y_true/y_pred themselves, in user code, that changes more than size-1 axes."""
+    found: list[Reshape] = []
+    for info in ops:
+        if info.type != "Reshape" or info.site is None or not info.in_direct:
+            continue
+        role = info.in_direct[0]
+        if role is None:
+            continue
+        before = shape_of(info.op.inputs[0])
+        after = info.out_shape()
+        if before is None or after is None:
+            continue
+        if not before or not after or before[0] != after[0]:
+            continue  # flattens the batch into other axes ((N, H, W, C) -> (N*H*W, C)): not a per-sample shape
+        if _squeezed(before[1:]) == _squeezed(after[1:]):
+            continue  # (N,) -> (N, 1) and the like: aligns ranks, keeps each sample's values
+        found.append(Reshape(info.site, role, before, after))
+    return found
+
+
+def _squeezed(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    return tuple(d for d in shape if d != 1)
+
+
+def probe(ctx: GraphContext) -> bool:
+    if ctx.metric:
+        return False  # a metric's shapes are LL202's
+    for rs in reshapes(ctx.ops):
+        if rs.role == PRED:
+            target_shape = tuple(ctx.pair.target.shape[1:]) if ctx.pair.target is not None else None
+            layer = f"keras.layers.Reshape({tuple(rs.to_shape[1:])})"
+            extra = f" (targets {shape_text((ctx.size, *target_shape))})" if target_shape is not None else ""
+            message = (
+                f"{ctx.info.label} reshapes y_pred of output '{ctx.output.name}' from "
+                f"{shape_text(rs.from_shape)} to {shape_text(rs.to_shape)}{extra} (line {rs.site.line}): the "
+                "model's output does not have the targets' shape, so predict(), metrics and other losses "
+                "see the unreshaped tensor"
+            )
+            fix = f"put a `{layer}` layer at the model output and drop the reshape from the loss"
+        else:
+            message = (
+                f"{ctx.info.label} reshapes y_true for output '{ctx.output.name}' from "
+                f"{shape_text(rs.from_shape)} to {shape_text(rs.to_shape)} (line {rs.site.line}): the "
+                "targets do not have the model output's shape, so metrics and other losses see mismatched shapes"
+            )
+            fix = "give the targets the output's shape in the data pipeline and drop the reshape from the loss"
+        ctx.report(RULE, rs.site, message, fix)
+    return False
+
+
 RULE = Rule(
     code="LL101",
     name="reshape-in-loss",
@@ -94,4 +163,5 @@ RULE = Rule(
     dynamic=True,
     summary="A loss reshapes y_pred/y_true: the model's outputs do not have the targets' shape.",
     static_check=check,
+    probes=(Probe(Stage.GRAPH, probe),),
 )

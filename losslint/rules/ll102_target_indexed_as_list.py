@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losslint.dynamic.capture import and_join
+from losslint.dynamic.describe import shape_text
+from losslint.dynamic.trace import OpInfo, Site, shape_of
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
+from losslint.rules.ll208_batch_mixing_loss import mixing_evidence
 from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import int_value
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import PairContext, RunsContext, ValuesContext
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -40,6 +49,84 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             )
 
 
+# ---- dynamic: an integer index on the batch axis of y_true/y_pred -------------------------
+
+
+@dataclass(frozen=True)
+class BatchIndex:
+    site: Site
+    role: str
+    from_shape: tuple[int | None, ...]
+    to_shape: tuple[int | None, ...]
+
+
+def batch_indexes(ops: list[OpInfo]) -> list[BatchIndex]:
+    """`y_true[0]` / `y_pred[1]`: an integer index on the batch axis of y_true/y_pred."""
+    found: list[BatchIndex] = []
+    for info in ops:
+        if info.type != "StridedSlice" or info.site is None or not info.in_direct:
+            continue
+        role = info.in_direct[0]
+        if role is None:
+            continue
+        try:
+            shrink = info.op.get_attr("shrink_axis_mask")
+        except Exception:  # noqa: BLE001
+            continue
+        if not shrink & 1:
+            continue
+        before = shape_of(info.op.inputs[0])
+        after = info.out_shape()
+        if before is None or after is None:
+            continue
+        found.append(BatchIndex(info.site, role, before, after))
+    return found
+
+
+def probe_runs(ctx: RunsContext) -> bool:
+    """The loss fails only on small batches, out of bounds, and indexes the batch axis."""
+    if ctx.failure != "some-sizes":
+        return False
+    run = ctx.failed_run
+    message = str(ctx.error)
+    if run is None or ("out of bounds" not in message and "slice index" not in message):
+        return False
+    ops = ctx.analysis_ops()
+    indexes = batch_indexes(ops) if ops is not None else []
+    if not indexes:
+        return False
+    _report(ctx, indexes, f"it fails on a small batch: {ctx.error_text}")
+    return True
+
+
+def probe_values(ctx: ValuesContext) -> bool:
+    """The trace indexes the batch axis; the measurements of LL208 say what it does."""
+    indexes = batch_indexes(ctx.ops)
+    if not indexes:
+        return False
+    evidence = mixing_evidence(ctx)
+    if evidence is None:
+        return False
+    _report(ctx, indexes, "measured: " + "; ".join(evidence) if evidence else "")
+    return True
+
+
+def _report(ctx: PairContext, indexes: list[BatchIndex], evidence: str) -> None:
+    site = indexes[0].site
+    roles = and_join(sorted({
+        f"{i.role} {shape_text(i.from_shape)} -> {shape_text(i.to_shape)}" for i in indexes if i.site == site
+    }))
+    message = (
+        f"`{site.text}` in {ctx.info.label} indexes the batch axis ({roles}) on output '{ctx.output.name}': Keras "
+        "calls a loss once per output with one tensor each, never a list of outputs, so an integer index "
+        "takes one sample, not one output"
+    )
+    if evidence:
+        message += f"; {evidence}"
+    ctx.report(RULE, site, message,
+               "give each output its own loss (a list or dict in compile) and weigh them with `loss_weights`")
+
+
 RULE = Rule(
     code="LL102",
     name="target-indexed-as-list",
@@ -48,4 +135,10 @@ RULE = Rule(
     dynamic=True,
     summary="`y_true[0]`/`y_pred[1]` in a loss takes a sample, not an output.",
     static_check=check,
+    probes=(
+        # Before LL103: a failure on small batches out of bounds is this index's.
+        Probe(Stage.RUNS, probe_runs, rank=2),
+        # After LL109 (no gradient at all), before LL208, whose measurements it reports.
+        Probe(Stage.VALUES, probe_values, rank=1),
+    ),
 )

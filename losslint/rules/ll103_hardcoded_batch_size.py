@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.discovery import BATCH_SIZE_NAME, TensorFunction, derives, int_value, keyword
 from losslint.static.names import Api
+
+if TYPE_CHECKING:
+    from losslint.dynamic.capture import FitRecord
+    from losslint.dynamic.context import RunsContext
 
 # op -> (index of the shape argument, its keyword names); reshape-like ops take a tensor first.
 _SHAPE_ARGUMENT = {
@@ -98,6 +103,36 @@ def _fixed_outside(ctx: FileContext, function: TensorFunction, name: cst.Name) -
     return bool(sites) and not any(ctx.is_within(site, function.node) for site in sites)
 
 
+# ---- dynamic: the loss works at some batch sizes and fails at others ----------------------
+
+
+def probe(ctx: RunsContext) -> bool:
+    if ctx.failure != "some-sizes":
+        return False
+    run = ctx.failed_run
+    assert run is not None
+    ctx.report(
+        RULE, run.site or ctx.info.def_site,
+        f"{ctx.info.label} on output '{ctx.output.name}' depends on the batch size: it works at "
+        f"batch size {ctx.sized(ctx.ok)} but fails at {ctx.sized(ctx.bad)}: {ctx.error_text}"
+        f"{static_batch_note(ctx.fit)}",
+        "use -1 (or `tf.shape(y_pred)[0]` / `keras.ops.shape(y_pred)[0]`) for the batch dimension, never a fixed size",
+    )
+    return True
+
+
+def static_batch_note(fit: FitRecord | None) -> str:
+    """keras3-facts case 4: a dataset batched with drop_remainder=True has a static batch
+    size, fit traces the loss with it and trains, and evaluate/predict fail later."""
+    static = fit.extra.get("static_batch") if fit is not None else None
+    if not static:
+        return ""
+    return (
+        f" (fit's dataset is batched with drop_remainder=True, so training only ever sees batch size "
+        f"{static} and runs; evaluate, predict and any other data fail)"
+    )
+
+
 RULE = Rule(
     code="LL103",
     name="hardcoded-batch-size",
@@ -106,4 +141,6 @@ RULE = Rule(
     dynamic=True,
     summary="A loss or layer reshapes/tiles with a fixed batch dimension.",
     static_check=check,
+    probes=(Probe(Stage.RUNS, probe, rank=2),),
+    shape_dependent=True,
 )

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from losslint.dynamic.capture import and_join
+from losslint.dynamic.describe import first_use, shape_text
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.names import is_keras_path
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import RunsContext
 
 _SYMBOLIC_ATTRIBUTES = frozenset({"input", "inputs", "output", "outputs"})
 _FAILURE = (
@@ -63,7 +69,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
 
 
 def _is_load(ctx: FileContext, name: cst.Name) -> bool:
-    parent = ctx.parents.get(name)
+    parent = ctx.parent(name)
     if isinstance(parent, cst.Attribute) and parent.attr is name:
         return False
     if isinstance(parent, (cst.Arg, cst.Param)) and getattr(parent, "keyword", None) is name:
@@ -118,6 +124,88 @@ def _is_model_or_layer(ctx: FileContext, receiver: cst.BaseExpression) -> bool:
     return False
 
 
+# ---- dynamic: the loss fails on a symbolic tensor it holds --------------------------------
+
+
+def probe(ctx: RunsContext) -> bool:
+    if ctx.failure not in ("unknown-batch", "trace", "all-sizes"):
+        return False
+    message = str(ctx.error)
+    captured = symbolic_captures(ctx.pair.identifier)
+    if not (
+        "KerasTensor" in message or "Keras symbolic" in message or "symbolic tensor" in message.lower() or captured
+    ):
+        return False
+    run = ctx.failed_run
+    assert run is not None
+    info = ctx.info
+    site = run.site or info.def_site
+    at = f" (line {run.site.line})" if run.site is not None else ""
+    if captured and (run.site is None or run.site == info.def_site) and info.def_site is not None:
+        use = first_use(info.def_site, [name for name, _ in captured])
+        if use is not None:
+            site, at = use, f" (line {use.line})"
+    held = (
+        f"holds {and_join([f'`{name}`, a symbolic KerasTensor {shape_text(tuple(t.shape))}' for name, t in captured[:2]])}"
+        " and fails"
+        if captured else "uses a symbolic Keras tensor (a keras.Input, model.input or a layer output)"
+    )
+    ctx.report(
+        RULE, site,
+        f"{info.label} {held} when Keras calls it for output '{ctx.output.name}'{at}: {ctx.error_text}",
+        "compute the input-dependent term with `self.add_loss(...)` inside a layer's `call`, "
+        "or in a custom `train_step` with `self.compute_loss`",
+    )
+    return True
+
+
+def symbolic_captures(identifier: Any) -> list[tuple[str, Any]]:
+    """KerasTensors a loss holds: attributes of a Loss object, closure cells and globals of
+    a function (keras.Input, model.input, a layer output)."""
+    import functools
+    import inspect
+
+    import keras
+    from keras.src.losses.losses import LossFunctionWrapper
+
+    found: list[tuple[str, Any]] = []
+
+    def add(name: str, value: Any) -> None:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, keras.KerasTensor):
+                found.append((name, v))
+
+    target = identifier
+    if isinstance(target, functools.partial):
+        for i, arg in enumerate(target.args):
+            add(f"argument {i}", arg)
+        for key, arg in target.keywords.items():
+            add(key, arg)
+        target = target.func
+    if isinstance(target, LossFunctionWrapper):
+        for key, arg in target._fn_kwargs.items():
+            add(key, arg)
+        target = target.fn
+    if isinstance(target, keras.losses.Loss):
+        for key, value in vars(target).items():
+            add(f"self.{key}", value)
+        return found
+    fn = target if inspect.isfunction(target) else None
+    if fn is None:
+        return found
+    code = fn.__code__
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            add(name, cell.cell_contents)
+        except ValueError:
+            pass
+    for name in code.co_names:
+        if name in fn.__globals__:
+            add(name, fn.__globals__[name])
+    return found
+
+
 RULE = Rule(
     code="LL105",
     name="symbolic-tensor-in-loss",
@@ -126,4 +214,5 @@ RULE = Rule(
     dynamic=True,
     summary="A loss captures a symbolic Keras tensor (keras.Input, model.input, a layer output).",
     static_check=check,
+    probes=(Probe(Stage.RUNS, probe, rank=1),),
 )

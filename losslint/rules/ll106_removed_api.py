@@ -250,7 +250,7 @@ def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterat
         if node.attr.value in ("compiled_loss", "compiled_metrics") and dotted(node.value) == "self":
             yield _compiled_shim(ctx, node)
             return
-    parent = ctx.parents.get(node)
+    parent = ctx.parent(node)
     if isinstance(parent, cst.Attribute) and parent.value is node:
         return  # only the whole chain: `tf.train.AdamOptimizer`, not `tf.train`
     if isinstance(parent, cst.AssignTarget):

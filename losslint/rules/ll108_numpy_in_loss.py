@@ -9,7 +9,8 @@ import libcst as cst
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
 from losslint.static.context import FileContext, code_of
-from losslint.static.dataflow import analyse, runs_on_tensors
+from losslint.static.dataflow import analyse
+from losslint.static.tensor_functions import runs_on_tensors
 
 # NumPy functions with a keras.ops twin of another name.
 _KERAS_NAME = {"absolute": "abs", "amax": "max", "amin": "min", "asarray": "convert_to_tensor",

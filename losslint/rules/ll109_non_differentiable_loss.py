@@ -5,11 +5,17 @@ with no gradient (argmax, rounding, integer casts, comparisons, stop_gradient). 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from losslint.dynamic.trace import PRED, OpInfo, Site
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
-from losslint.static.dataflow import PREDICTION, analyse, no_gradient_kind, runs_on_tensors, trained_loss
+from losslint.static.dataflow import PREDICTION, analyse, no_gradient_kind
+from losslint.static.tensor_functions import runs_on_tensors, trained_loss
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import ValuesContext
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -42,6 +48,66 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             )
 
 
+# ---- dynamic: the gradient w.r.t. y_pred is None or zero everywhere probed ----------------
+
+# Ops with no useful gradient: the loss stops depending differentiably on their input.
+NON_DIFFERENTIABLE_OPS = frozenset({
+    "ArgMax", "ArgMin", "Round", "Floor", "Ceil", "Sign", "Rint", "Equal", "NotEqual",
+    "Greater", "GreaterEqual", "Less", "LessEqual", "TopKV2", "Unique",
+})
+_INT_DTYPES = ("int", "uint", "bool")
+
+
+def non_differentiable(ops: list[OpInfo]) -> list[tuple[Site, str]]:
+    """Ops in user code on the y_pred path whose gradient is None or zero."""
+    found: list[tuple[Site, str]] = []
+    for info in ops:
+        if info.site is None or PRED not in info.out_roles:
+            continue
+        kind = info.type
+        if kind == "Cast":
+            try:
+                dst = info.op.get_attr("DstT").name
+            except Exception:  # noqa: BLE001
+                continue
+            if not dst.startswith(_INT_DTYPES):
+                continue
+            kind = f"Cast to {dst}"
+        elif kind not in NON_DIFFERENTIABLE_OPS:
+            continue
+        found.append((info.site, kind))
+    return found
+
+
+def probe(ctx: ValuesContext) -> bool:
+    import numpy as np
+
+    grad = ctx.grad
+    if grad is not None and np.any(grad != 0):
+        return False
+    if grad is not None:
+        y_pred = ctx.y_pred
+        noise = ctx.rng.standard_normal(y_pred.shape).astype(np.float32) * (float(np.std(y_pred)) * 0.5 + 0.1)
+        try:
+            _, _, other = ctx.evaluate(ctx.y_true, y_pred + noise)
+        except Exception:  # noqa: BLE001
+            return False
+        if other is None or not np.all(np.isfinite(other)) or np.any(other != 0):
+            return False
+    cuts = non_differentiable(ctx.ops)
+    what = "is None: the loss does not depend on y_pred at all" if grad is None else "is zero at every point probed"
+    if cuts:
+        site, kind = cuts[0]
+        what += f"; `{site.text}` (line {site.line}, {kind}) has no gradient"
+    else:
+        site = ctx.info.def_site
+    ctx.report(RULE, site, f"the gradient of {ctx.info.label} w.r.t. y_pred of output '{ctx.output.name}' {what}, "
+               "so fit cannot train the model through it",
+               "compute the loss from y_pred with differentiable ops (no argmax/round/casts to int/comparisons "
+               "on the gradient path); use a smooth surrogate such as crossentropy")
+    return True
+
+
 RULE = Rule(
     code="LL109",
     name="non-differentiable-loss",
@@ -50,4 +116,5 @@ RULE = Rule(
     dynamic=True,
     summary="The loss does not depend differentiably on y_pred (argmax, round, int casts).",
     static_check=check,
+    probes=(Probe(Stage.VALUES, probe, rank=0),),
 )

@@ -4,14 +4,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losslint.dynamic.describe import fmt
+from losslint.dynamic.trace import OpInfo, Site, shape_of
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
-from losslint.static.dataflow import analyse, runs_on_tensors, trained_loss
+from losslint.static.dataflow import analyse
 from losslint.static.discovery import keyword
+from losslint.static.tensor_functions import runs_on_tensors, trained_loss
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import ValuesContext
 
 _WEIGHT_KEYWORDS = ("sample_weight", "class_weight")
 
@@ -76,6 +83,65 @@ def _axis_text(call: cst.Call) -> str:
     return "no axis"
 
 
+# ---- dynamic: a scalar loss that grows with the batch, or cannot weigh samples ------------
+
+
+def batch_sum_sites(ops: list[OpInfo], batch: int) -> list[Site]:
+    """User-code `Sum` reductions over a tensor whose first axis is the batch."""
+    found: list[Site] = []
+    for info in ops:
+        if info.type != "Sum" or info.site is None or not info.out_roles:
+            continue
+        shape = shape_of(info.op.inputs[0])
+        if not shape or shape[0] != batch:
+            continue
+        out = info.out_shape()
+        if out is not None and (len(out) == 0 or out[0] != batch):
+            found.append(info.site)
+    return found
+
+
+def probe(ctx: ValuesContext) -> bool:
+    import numpy as np
+
+    from losslint.dynamic.context import tile
+
+    per, total, size = ctx.per, ctx.total, ctx.size
+    if per is None or per.ndim != 0:
+        return False
+    double = 2 * size
+    try:
+        total2, _, _ = ctx.evaluate(
+            # the same `size` rows twice: only the batch size changes
+            tile(tile(ctx.target, size), double).astype(np.float32),
+            tile(tile(ctx.output.values, size), double),
+            gradient=False,
+        )
+    except Exception:  # noqa: BLE001 - e.g. a fixed batch size: reported elsewhere
+        return False
+    if not np.isfinite(total2) or abs(total) < 1e-6:
+        return False
+    ratio = total2 / total
+    name = ctx.output.name
+    if abs(ratio - 2.0) < 0.05:
+        sums = batch_sum_sites(ctx.ops, size)
+        ctx.report(
+            RULE, sums[-1] if sums else ctx.info.def_site,
+            f"{ctx.info.label} on output '{name}' sums over the batch: with the batch doubled ({size} -> "
+            f"{double} samples, the same rows twice) the loss went from {fmt(total)} to {fmt(total2)}, so the "
+            "effective learning rate scales with batch_size and the last partial batch weighs less",
+            "reduce over the batch with a mean (or return per-sample losses and let Keras reduce them)",
+        )
+    elif abs(ratio - 1.0) < 0.05 and ctx.model.sample_weighted:
+        ctx.report(
+            RULE, ctx.info.def_site,
+            f"{ctx.info.label} on output '{name}' returns one scalar for the whole batch, but fit gets "
+            "sample_weight/class_weight: Keras can only scale that scalar, not weigh the samples",
+            "return per-sample losses (reduce over the non-batch axes only) and let Keras apply the weights",
+        )
+    return False
+
+
 RULE = Rule(
     code="LL110",
     name="batch-reduced-loss",
@@ -84,4 +150,5 @@ RULE = Rule(
     dynamic=True,
     summary="A function loss reduces over the batch axis itself (reduce_sum with no axis).",
     static_check=check,
+    probes=(Probe(Stage.VALUES, probe, rank=2),),
 )

@@ -6,14 +6,19 @@ failure it measures at the same line."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of, walk
-from losslint.static.dataflow import TENSOR, Analysis, analyse, autographed, runs_on_tensors
+from losslint.static.dataflow import TENSOR, Analysis, analyse
 from losslint.static.discovery import TensorFunction
+from losslint.static.tensor_functions import autographed, runs_on_tensors
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import RunsContext
 
 _BOOL_FIX = (
     "write the branch as a tensor operation: `keras.ops.where(cond, a, b)` / `tf.where`, or "
@@ -113,7 +118,7 @@ def _offending(analysis: Analysis, expr: cst.BaseExpression) -> cst.BaseExpressi
 
 
 def _statement_word(ctx: FileContext, test: cst.CSTNode) -> str:
-    parent = ctx.parents.get(test)
+    parent = ctx.parent(test)
     if isinstance(parent, cst.If):
         return "if"
     if isinstance(parent, cst.While):
@@ -150,6 +155,32 @@ def _consequence(function: TensorFunction, what: str) -> str:
     return f"{when} with OperatorNotAllowedInGraphError {error} (tf.keras 2 converted it and trained)"
 
 
+# ---- dynamic: the trace fails on a tensor used as a Python bool or iterable ---------------
+
+
+def probe(ctx: RunsContext) -> bool:
+    if ctx.failure not in ("unknown-batch", "trace", "all-sizes"):
+        return False
+    import tensorflow as tf
+
+    error = ctx.error
+    message = str(error)
+    if not (isinstance(error, tf.errors.OperatorNotAllowedInGraphError) or (
+        "symbolic `tf.Tensor`" in message and "not allowed" in message
+    )):
+        return False
+    run = ctx.failed_run
+    assert run is not None
+    at = f" (line {run.site.line})" if run.site is not None else ""
+    ctx.report(
+        RULE, run.site or ctx.info.def_site,
+        f"{ctx.info.label} uses a tensor as a Python bool/iterable{at}: Keras 3 traces losses "
+        f"in graph mode without autograph, so fit fails with {ctx.error_text}",
+        "use `tf.cond`/`keras.ops.where`/`keras.ops.cond` (or tf.while_loop) instead of Python control flow on tensors",
+    )
+    return True
+
+
 RULE = Rule(
     code="LL111",
     name="tensor-python-control-flow",
@@ -158,4 +189,5 @@ RULE = Rule(
     dynamic=True,
     summary="A Python if/while/for/and/or/not on a tensor inside a loss or a layer's call.",
     static_check=check,
+    probes=(Probe(Stage.RUNS, probe, rank=0),),
 )

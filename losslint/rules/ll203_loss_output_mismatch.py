@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
+from losslint.dynamic.describe import quoted
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import compile_loss_arg
 from losslint.static.models import (
@@ -35,6 +37,9 @@ from losslint.static.models import (
     visible_shape,
 )
 from losslint.static.names import op_in
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import ModelContext
 
 _RESHAPE = frozenset({"reshape"})
 
@@ -331,6 +336,142 @@ def _quoted(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
+# ---- dynamic: the losses, loss weights and targets against the live model's outputs -------
+
+
+def probe(ctx: ModelContext) -> bool:
+    """The mismatches Keras accepts silently or explains badly, then what Keras' own pairing
+    said; True when one was found. Not with a custom train_step: what the compiled loss gets
+    there is the step's business."""
+    if ctx.custom_step:
+        return False
+    if _structure(ctx, ctx.loss, ctx.loss_weights):
+        return True
+    if ctx.pairing_error is None:
+        return False
+    ctx.report(
+        RULE, ctx.compile.where,
+        f"Keras cannot pair the losses with the model's outputs {ctx.outputs_text} "
+        f"and the targets: {ctx.pairing_error}",
+        "give one loss (and one loss weight) per output, as a list in output order or a "
+        "dict keyed by output name, and one target per output",
+    )
+    return True
+
+
+def _structure(ctx: ModelContext, loss: Any, loss_weights: Any) -> bool:
+    names = [o.name for o in ctx.outputs]
+    n_out = len(names)
+    outputs_text = ctx.outputs_text
+    where = ctx.compile.where
+
+    def report(at: Any, message: str, fix: str) -> bool:
+        ctx.report(RULE, at, message, fix)
+        return True
+
+    if isinstance(loss, dict):
+        unknown = [k for k in loss if k not in names]
+        missing = [n for n in names if n not in loss]
+        if unknown:
+            return report(
+                where,
+                f"the loss dict has key(s) {quoted(unknown)} that name no model output; "
+                f"the outputs are {outputs_text} (Keras 3 raises 'Expected keys ... in loss dict' at fit)",
+                f"key the loss dict by the output names ({outputs_text}), or name the output layers "
+                "after the keys",
+            )
+        if missing and not isinstance(ctx.y_pred, dict):
+            return report(
+                where,
+                f"the loss dict has no entry for output(s) {quoted(missing)} of {outputs_text}: "
+                "Keras 3 raises 'Expected keys ... in loss dict' at fit",
+                "give every output a loss (use None for an output that should not be trained)",
+            )
+    elif isinstance(loss, (list, tuple)):
+        if n_out == 1 and len(loss) > 1:
+            return report(
+                where,
+                f"compile got {len(loss)} losses for the model's single output {outputs_text}: "
+                "Keras 3 applies all of them to that output and adds them up",
+                "pass one loss for a single-output model (combine terms in one loss function)",
+            )
+        if n_out > 1 and len(loss) < n_out:
+            return report(
+                where,
+                f"compile got {len(loss)} losses for {n_out} outputs ({outputs_text}): output(s) "
+                f"{quoted(names[len(loss):])} get no loss and are silently not trained",
+                "give one loss per output, in output order (None for an output that should not be trained)",
+            )
+        if n_out > 1 and len(loss) > n_out:
+            return report(
+                where,
+                f"compile got {len(loss)} losses for {n_out} outputs ({outputs_text})",
+                "give one loss per output, in output order",
+            )
+    if loss_weights is not None:
+        n_losses = len(loss) if isinstance(loss, (list, tuple, dict)) else 1
+        if isinstance(loss_weights, dict):
+            unknown = [k for k in loss_weights if k not in names]
+            if unknown:
+                return report(
+                    where,
+                    f"loss_weights has key(s) {quoted(unknown)} that name no model output; the "
+                    f"outputs are {outputs_text} (Keras 3 then pairs the weights by position "
+                    "or raises)",
+                    f"key loss_weights by the output names ({outputs_text})",
+                )
+        if isinstance(loss_weights, (list, tuple, dict)) and n_losses == 1 and n_out > 1:
+            return report(
+                where,
+                f"compile got one loss and {len(loss_weights)} loss weights for outputs {outputs_text}: "
+                "Keras 3 raises '`loss_weights` must match the number of losses' at fit",
+                "pass the loss once per output (a list or a dict keyed by output name) with the weights",
+            )
+        if isinstance(loss_weights, (list, tuple)) and len(loss_weights) != n_losses:
+            return report(
+                where,
+                f"compile got {len(loss_weights)} loss weights for {n_losses} losses "
+                f"(outputs {outputs_text})",
+                "give one loss weight per loss, in the same order",
+            )
+    y = ctx.y
+    if y is None:
+        return False
+    fit_where = ctx.fit.where if ctx.fit is not None and ctx.fit.where else where
+    if isinstance(y, dict):
+        unknown = [k for k in y if k not in names]
+        if unknown:
+            return report(
+                fit_where,
+                f"the targets dict has key(s) {quoted(unknown)} that name no model output; "
+                f"the outputs are {outputs_text}",
+                f"key the targets by the output names ({outputs_text})",
+            )
+        return False
+    n_targets = len(y) if isinstance(y, (list, tuple)) else 1
+    if n_targets != n_out and n_targets != _non_none_losses(loss, n_out):
+        return report(
+            fit_where,
+            f"fit got {n_targets} target{'s' if n_targets != 1 else ''} for {n_out} model "
+            f"output{'s' if n_out != 1 else ''} ({outputs_text})",
+            "pass one target array per output, in output order (or a dict keyed by output name)",
+        )
+    return False
+
+
+def _non_none_losses(loss: Any, n_out: int) -> int:
+    def leaves(spec: Any) -> list[Any]:
+        if spec is None:
+            return []
+        if isinstance(spec, dict):
+            return [leaf for v in spec.values() for leaf in leaves(v)]
+        if isinstance(spec, (list, tuple)):
+            return [leaf for v in spec for leaf in leaves(v)]
+        return [spec]
+
+    return len(leaves(loss)) if isinstance(loss, (list, tuple, dict)) else n_out
+
+
 RULE = Rule(
     code="LL203",
     name="loss-output-mismatch",
@@ -339,5 +480,7 @@ RULE = Rule(
     dynamic=True,
     summary="Losses, loss weights, targets and model outputs do not line up.",
     static_check=check,
+    probes=(Probe(Stage.STRUCTURE, probe),),
+    shape_dependent=True,
 )
 

@@ -25,11 +25,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from losslint.dynamic.capture import and_join
+from losslint.dynamic.describe import crossentropy_kind, fmt, output_activation
 from losslint.findings import Finding, Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
 from losslint.static.discovery import TensorFunction, compile_loss_arg, derives
 from losslint.static.models import (
@@ -49,6 +52,9 @@ from losslint.static.models import (
     receiver_text,
     resolve,
 )
+
+if TYPE_CHECKING:
+    from losslint.dynamic.context import PairContext
 
 # Built-in crossentropies: name (function, class or string) -> family.
 _CROSSENTROPY = {
@@ -319,6 +325,48 @@ def _mismatch(
     return None
 
 
+# ---- dynamic: the live output's final activation against a built-in crossentropy ----------
+
+
+def probe(ctx: PairContext) -> None:
+    kind = crossentropy_kind(ctx.info)
+    if kind is None:
+        return
+    activation, through = output_activation(ctx.output.layer)
+    if activation is None:
+        return
+    from_logits = bool(getattr(ctx.resolved, "_fn_kwargs", {}).get("from_logits", False))
+    out, label, site = ctx.output.name, ctx.info.label, ctx.fallback_site()
+    if activation == "linear" and not from_logits:
+        values = ctx.output.values
+        if ((values >= 0) & (values <= 1)).all():
+            return
+        ctx.report(RULE, site,
+                   f"output '{out}' has no final activation (its values are logits, seen in "
+                   f"[{fmt(float(values.min()))}, {fmt(float(values.max()))}]) but {label} expects "
+                   "probabilities (from_logits=False): Keras clips them to [eps, 1 - eps] and trains badly",
+                   "pass `from_logits=True` to the loss, or add a softmax/sigmoid activation to the output layer")
+    elif activation == "softmax" and kind == "binary":
+        ctx.report(RULE, site,
+                   f"output '{out}' ends in a softmax but {label} is a binary crossentropy: Keras 3 "
+                   "computes sigmoid BCE on the pre-softmax logits, not on the softmax probabilities",
+                   "use a sigmoid output for binary/multi-label targets, or CategoricalCrossentropy for a softmax")
+    elif activation in ("softmax", "sigmoid") and from_logits:
+        if through:
+            ctx.report(RULE, site,
+                       f"output '{out}' is a {activation} passed through {and_join(through)}, and {label} has "
+                       "from_logits=True: the probabilities are treated as logits (a double "
+                       f"{activation}, with no warning)",
+                       "drop `from_logits=True`, or remove the activation from the output layer")
+        else:
+            ctx.report(RULE, site,
+                       f"output '{out}' ends in a {activation} and {label} has from_logits=True: Keras 3's "
+                       "TensorFlow backend recovers the logits with a warning, other backends and any "
+                       "wrapped output do not",
+                       "drop `from_logits=True`, or remove the activation and keep from_logits=True",
+                       severity=Severity.WARNING)
+
+
 RULE = Rule(
     code="LL204",
     name="from-logits-mismatch",
@@ -327,4 +375,5 @@ RULE = Rule(
     dynamic=True,
     summary="Output activation and loss disagree on logits vs probabilities.",
     static_check=check,
+    probes=(Probe(Stage.BUILTIN, probe),),
 )

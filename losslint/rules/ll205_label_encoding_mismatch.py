@@ -1,9 +1,105 @@
-"""LL205 label-encoding-mismatch: reported by the dynamic pass (losslint/dynamic/probe.py) (see rules/LL205-label-encoding-mismatch.md)."""
+"""LL205 label-encoding-mismatch: the real targets are not what a crossentropy expects
+(one-hot rows to a sparse loss, integer labels to a categorical one, labels out of range)
+(see rules/LL205-label-encoding-mismatch.md). Dynamic only."""
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
+from losslint.dynamic.describe import LossInfo, crossentropy_kind, shape_text, spec_shape
 from losslint.findings import Pass, Severity
-from losslint.rule import Rule
+from losslint.rule import Probe, Rule, Stage
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from losslint.dynamic.context import PairContext, RunsContext
+
+_LABEL_RANGE = re.compile(r"label value of (-?\d+) which is outside the valid range of \[0, (\d+)\)")
+
+
+def probe_targets(ctx: PairContext) -> bool:
+    """A built-in crossentropy against the real targets, before it runs."""
+    if ctx.info.kind != "builtin" or ctx.pair.guessed or ctx.pair.target is None:
+        return False
+    kind = crossentropy_kind(ctx.info)
+    out = ctx.output.values
+    classes = out.shape[-1] if out.ndim > 1 else None
+    y = ctx.pair.target
+    label, name = ctx.info.label, ctx.output.name
+    site = ctx.fallback_site()
+    if kind == "sparse" and classes:
+        if y.ndim == out.ndim and y.shape[-1] == classes and classes > 1 and _one_hot(y):
+            ctx.report(RULE, site,
+                       f"{label} on output '{name}' expects integer class labels, but the "
+                       f"targets are one-hot rows {shape_text(spec_shape(y))} for y_pred "
+                       f"{shape_text(spec_shape(out))} (Keras 3 raises 'Argument `output` must have rank "
+                       "(ndim) `target.ndim - 1`' at fit)",
+                       "use CategoricalCrossentropy for one-hot targets, or pass `np.argmax(y, axis=-1)` as targets")
+            return True
+        import numpy as np
+
+        if y.dtype.kind in "iuf" and y.size and np.all(np.mod(y, 1) == 0):
+            low, high = float(np.min(y)), float(np.max(y))
+            if low < 0 or high >= classes:
+                ctx.report(RULE, site,
+                           f"{label} on output '{name}' gets label values in "
+                           f"[{int(low)}, {int(high)}], outside [0, {classes}) for an output with {classes} "
+                           "classes (fit fails with 'Received a label value of ... outside the valid range')",
+                           f"map the labels to 0..{classes - 1}, or give the output layer as many units as classes")
+                return True
+    if kind == "categorical" and classes and classes > 1:
+        if y.ndim == out.ndim - 1 or (y.ndim == out.ndim and y.shape[-1] == 1):
+            ctx.report(RULE, site,
+                       f"{label} on output '{name}' expects one-hot targets of shape "
+                       f"{shape_text(spec_shape(out))}, but the targets are integer labels "
+                       f"{shape_text(spec_shape(y))} (Keras 3 raises 'Arguments `target` and `output` must "
+                       "have the same rank/shape' at fit)",
+                       "use SparseCategoricalCrossentropy for integer labels, or one-hot encode the targets")
+            return True
+    return False
+
+
+def probe_runs(ctx: RunsContext) -> bool:
+    """The loss fails on a label out of range (a user-written sparse crossentropy included)."""
+    if ctx.failure not in ("trace", "all-sizes") or ctx.pair.guessed:
+        return False
+    if ctx.pair.target is None or not label_out_of_range(ctx.error):
+        return False
+    run = ctx.failed_run
+    assert run is not None
+    target = ctx.pair.target
+    ctx.report(
+        RULE, run.site or ctx.info.def_site,
+        f"{ctx.info.label} on output '{ctx.output.name}' does not accept the targets: y_true "
+        f"{shape_text(spec_shape(target))} (dtype {target.dtype}) vs y_pred "
+        f"{shape_text(spec_shape(ctx.output.values))}: {ctx.error_text}",
+        _encoding_fix(ctx.info),
+    )
+    return True
+
+
+def label_out_of_range(error: BaseException | None) -> bool:
+    """TF's sparse crossentropy refused a label outside [0, classes)."""
+    return error is not None and bool(_LABEL_RANGE.search(str(error)))
+
+
+def _encoding_fix(info: LossInfo) -> str:
+    kind = crossentropy_kind(info)
+    if kind == "sparse":
+        return "use CategoricalCrossentropy for one-hot targets, or pass integer labels (np.argmax(y, -1))"
+    if kind == "categorical":
+        return "use SparseCategoricalCrossentropy for integer labels, or one-hot encode the targets"
+    return "give the targets the encoding and range the loss expects"
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    import numpy as np
+
+    flat = y.reshape(-1, y.shape[-1])
+    return bool(np.all((flat == 0) | (flat == 1)) and np.all(flat.sum(axis=1) == 1))
+
 
 RULE = Rule(
     code="LL205",
@@ -12,4 +108,7 @@ RULE = Rule(
     passes=(Pass.DYNAMIC,),
     dynamic=True,
     summary="Sparse vs categorical encoding of the targets, or labels out of range.",
+    # In RUNS before LL201 and LL206: the range error is a TF InvalidArgumentError.
+    probes=(Probe(Stage.TARGETS, probe_targets), Probe(Stage.RUNS, probe_runs, rank=3)),
+    shape_dependent=True,
 )

@@ -121,7 +121,7 @@ def _label_inputs(ctx: FileContext, call: cst.Call, model: Model) -> list[str]:
 
 
 def _is_target(ctx: FileContext, name: cst.Name) -> bool:
-    parent = ctx.parents.get(name)
+    parent = ctx.parent(name)
     return isinstance(parent, cst.AssignTarget) and parent.target is name
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,11 +31,16 @@ def code_of(node: cst.CSTNode, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+_UNRESOLVED = object()
+
+
 @dataclass
 class _Tree:
     nodes: list[cst.CSTNode]
-    parents: dict[cst.CSTNode, cst.CSTNode]
-    children: dict[cst.CSTNode, list[cst.CSTNode]]
+    # Keyed by id(node): libcst nodes hash by identity through a Python-level __hash__, which
+    # costs a function call per lookup in the hottest loops.
+    parents: dict[int, cst.CSTNode]
+    children: dict[int, list[cst.CSTNode]]
     by_type: dict[type, list[cst.CSTNode]]
 
 
@@ -58,26 +64,45 @@ class FileContext:
     def _tree(self) -> _Tree:
         """Every syntactic node in source order, each one's parent and children, and the nodes
         by class, in one walk."""
-        tree = _Tree([], {}, {}, {})
+        nodes: list[cst.CSTNode] = []
+        parents: dict[int, cst.CSTNode] = {}
+        kids_of: dict[int, list[cst.CSTNode]] = {}
+        by_type: defaultdict[type, list[cst.CSTNode]] = defaultdict(list)
         stack: list[cst.CSTNode] = [self.module]
         while stack:
             node = stack.pop()
-            tree.nodes.append(node)
-            tree.by_type.setdefault(type(node), []).append(node)
-            kids = tree.children[node] = children(node)
-            for child in kids:
-                tree.parents[child] = node
-            stack.extend(reversed(kids))
-        return tree
+            nodes.append(node)
+            by_type[type(node)].append(node)
+            kids = kids_of[id(node)] = children(node)
+            if kids:
+                for child in kids:
+                    parents[id(child)] = node
+                stack.extend(reversed(kids))
+        return _Tree(nodes, parents, kids_of, dict(by_type))
 
     @property
     def nodes(self) -> list[cst.CSTNode]:
         """The whole module's nodes, pre-order (what `walk(ctx.module)` yields), computed once."""
         return self._tree.nodes
 
-    @property
-    def parents(self) -> dict[cst.CSTNode, cst.CSTNode]:
-        return self._tree.parents
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The node's syntactic parent (None for the module, or a node outside it)."""
+        return self._tree.parents.get(id(node))
+
+    def children(self, node: cst.CSTNode) -> list[cst.CSTNode]:
+        """The node's syntactic children, computed once for the module."""
+        found = self._tree.children.get(id(node))
+        return found if found is not None else children(node)
+
+    @cached_property
+    def _order(self) -> dict[int, int]:
+        return {id(node): i for i, node in enumerate(self._tree.nodes)}
+
+    def order(self, node: cst.CSTNode) -> int:
+        """The node's place in source order (pre-order: a node comes before what it holds).
+        Comparing these is what comparing positions would tell, without computing positions,
+        which costs a code generation of the whole module."""
+        return self._order[id(node)]
 
     def walk(self, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         """`walk(node)` through the children computed once for the module."""
@@ -86,7 +111,7 @@ class FileContext:
         while stack:
             current = stack.pop()
             yield current
-            found = kids.get(current)
+            found = kids.get(id(current))
             stack.extend(reversed(found if found is not None else children(current)))
 
     def of_type(self, cls: type[N]) -> list[N]:
@@ -96,17 +121,12 @@ class FileContext:
 
     @cached_property
     def names(self) -> ScopeIndex:
-        kids = self._tree.children
-        return ScopeIndex(self.module, lambda node: kids.get(node) or children(node))
+        return ScopeIndex(self.module, self.children)
 
-    # name -> uses by other files of the run (see losslint.static.discovery.ExternalUse)
-    external: dict = field(default_factory=dict)
-
-    @cached_property
-    def index(self) -> ProgramIndex:
-        from losslint.static.discovery import build_index
-
-        return build_index(self, self.external)
+    # The losses, models and compile calls of the file (and the uses of its names by other
+    # files of the run): set by losslint.static.discovery.file_context, which builds them.
+    index: ProgramIndex = field(init=False, repr=False)
+    _apis: dict[int, Api | None] = field(default_factory=dict, init=False, repr=False)
 
     def loss_related(self, loss: object, message: str = "loss given to compile here") -> tuple[RelatedLocation, ...]:
         """The compile calls that use a loss: in this file, and in files that import it."""
@@ -119,12 +139,19 @@ class FileContext:
         return self.names.qualified_names(node)
 
     def api(self, node: cst.CSTNode) -> Api | None:
-        """The TF/Keras/NumPy object a Name/Attribute refers to, through any import alias."""
+        """The TF/Keras/NumPy object a Name/Attribute refers to, through any import alias
+        (asked of the same node by discovery and by several rules: resolved once)."""
+        key = id(node)
+        known = self._apis.get(key, _UNRESOLVED)
+        if known is not _UNRESOLVED:
+            return known  # type: ignore[return-value]
+        found = None
         for name in sorted(self.qualified_names(node)):
-            api = parse_api(name)
-            if api is not None:
-                return api
-        return None
+            found = parse_api(name)
+            if found is not None:
+                break
+        self._apis[key] = found
+        return found
 
     def call_api(self, call: cst.Call) -> Api | None:
         return self.api(call.func)
@@ -153,14 +180,14 @@ class FileContext:
         while current is not None:
             if current is ancestor:
                 return True
-            current = self.parents.get(current)
+            current = self._tree.parents.get(id(current))
         return False
 
     def enclosing(self, node: cst.CSTNode, kinds: tuple[type, ...]) -> cst.CSTNode | None:
-        parents = self.parents
-        current = parents.get(node)
+        parents = self._tree.parents
+        current = parents.get(id(node))
         while current is not None and not _is_kind(type(current), kinds):
-            current = parents.get(current)
+            current = parents.get(id(current))
         return current
 
     # Positions and findings ---------------------------------------------------------------

@@ -370,7 +370,7 @@ class _Builder:
     def _visit_lambda_layer(self, call: cst.Call) -> None:
         target = call.args[0].value
         rank = None
-        parent = self.ctx.parents.get(call)
+        parent = self.ctx.parent(call)
         if isinstance(parent, cst.Call) and parent.func is call and parent.args:
             rank = infer_rank(self.ctx, parent.args[0].value)
         if isinstance(target, cst.Lambda):
@@ -563,3 +563,12 @@ class ExternalUse:
 
 def build_index(ctx: FileContext, external: Mapping[str, Sequence[ExternalUse]] | None = None) -> ProgramIndex:
     return _Builder(ctx, external).build()
+
+
+def file_context(
+    path: str, source: str, module: cst.Module, external: Mapping[str, Sequence[ExternalUse]] | None = None,
+) -> FileContext:
+    """The context the rules' static checks receive, with its index built (once: the rules share it)."""
+    ctx = FileContext.from_module(path, source, module)
+    ctx.index = build_index(ctx, external)
+    return ctx

@@ -17,7 +17,7 @@ from losslint.config import Config
 from losslint.findings import Finding
 from losslint.rules import ll001_syntax_error
 from losslint.static import notebook
-from losslint.static.context import FileContext
+from losslint.static.discovery import file_context
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Every static rule needs a TF/Keras/NumPy API or a compile/loss signature: a file with none of
@@ -111,12 +111,15 @@ def lint_source(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings about the user's escapes are not ours
+            # CPython's parser first: its verdict and message are LL001's, and it refuses deep
+            # nesting that would overflow the stack of libcst's native parser (a segfault).
             ast.parse(source, filename=path)
     except SyntaxError as error:
         raw.append(ll001_syntax_error.from_syntax_error(path, error))
     except (ValueError, RecursionError, MemoryError) as error:
         detail = str(error) or "too deeply nested or too large for the parser"  # MemoryError() has no text
         raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {detail}"))
+    module = None
     if not raw and _RELEVANT.search(source):
         try:
             module = cst.parse_module(source)
@@ -126,10 +129,9 @@ def lint_source(
         except RecursionError:
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report
-        ctx = FileContext.from_module(path, source, module)
-        ctx.external = external or {}
+    if module is not None:
         try:
-            ctx.index  # noqa: B018 - discovery runs once, before the rules that share it
+            ctx = file_context(path, source, module, external)
         except RecursionError:
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report

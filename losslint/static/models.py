@@ -70,11 +70,11 @@ def _statement(ctx: FileContext, node: cst.CSTNode) -> cst.CSTNode | None:
 
 def _conditional(ctx: FileContext, site: cst.CSTNode, use: cst.CSTNode) -> bool:
     """True when `site` sits in an if/loop/try of its scope that does not also hold `use`."""
-    current = ctx.parents.get(site)
+    current = ctx.parent(site)
     while current is not None and not isinstance(current, _SCOPE_NODES):
         if isinstance(current, _CONDITIONAL) and not ctx.is_within(use, current):
             return True
-        current = ctx.parents.get(current)
+        current = ctx.parent(current)
     return False
 
 
@@ -98,7 +98,7 @@ def reaching_binding(ctx: FileContext, name: cst.Name):
         return None
     if not local:  # bound in an enclosing scope (a global read in a function): only if bound once
         return bindings[0] if len(bindings) == 1 else None
-    use = ctx.start(name)
+    use = ctx.order(name)
     before = []
     for binding in bindings:
         site = binding.node
@@ -107,11 +107,11 @@ def reaching_binding(ctx: FileContext, name: cst.Name):
             if isinstance(statement, (cst.Assign, cst.AnnAssign)):
                 continue  # `x = f(x)`: the right-hand side reads the previous binding
             return None
-        if ctx.start(site) < use:
+        if ctx.order(site) < use:
             before.append(binding)
     if not before:
         return None
-    latest = max(before, key=lambda b: ctx.start(b.node))
+    latest = max(before, key=lambda b: ctx.order(b.node))
     if _conditional(ctx, latest.node, name):
         return None
     return latest
@@ -151,11 +151,11 @@ def name_uses(ctx: FileContext, name: cst.Name) -> list[cst.Name]:
 def is_mutated(ctx: FileContext, name: cst.Name) -> bool:
     """True when the container bound to `name` is changed in place anywhere in its scope."""
     for use in name_uses(ctx, name):
-        parent = ctx.parents.get(use)
+        parent = ctx.parent(use)
         if isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value in _MUTATORS:
             return True
         if isinstance(parent, cst.Subscript) and parent.value is use:
-            grand = ctx.parents.get(parent)
+            grand = ctx.parent(parent)
             if isinstance(grand, (cst.AssignTarget, cst.Del)) or (
                 isinstance(grand, cst.AugAssign) and grand.target is parent
             ):
@@ -371,7 +371,7 @@ def _changed_elsewhere(ctx: FileContext, receiver: cst.Name, call: cst.Call) -> 
     or an `.add(...)` on a name that does not visibly hold the `Sequential(...)` call (the
     caller's name for a model a builder function returned)."""
     for use in name_uses(ctx, receiver):
-        parent = ctx.parents.get(use)
+        parent = ctx.parent(use)
         if not (isinstance(parent, cst.Attribute) and parent.value is use and parent.attr.value in ("add", "pop")):
             continue
         if parent.attr.value == "pop" or resolve(ctx, use) is not call:
@@ -515,20 +515,20 @@ def _take_while_known(steps: tuple[Step | None, ...]) -> Iterator[Step]:
 def _added_layers(ctx: FileContext, call: cst.Call, receiver: cst.Name) -> list[cst.BaseExpression] | None:
     """The `model.add(layer)` calls on the Sequential built by `call` before the use `receiver`,
     in order; None when one of them is conditional or not a plain call."""
-    assign = ctx.parents.get(call)
+    assign = ctx.parent(call)
     if not isinstance(assign, cst.Assign) or len(assign.targets) != 1 or not isinstance(assign.targets[0].target, cst.Name):
         return []  # not bound to a name: nothing can be added to it later
     target = assign.targets[0].target
-    use = ctx.start(receiver)
-    added: list[tuple[tuple[int, int], cst.BaseExpression]] = []
+    use = ctx.order(receiver)
+    added: list[tuple[int, cst.BaseExpression]] = []
     for access in name_uses(ctx, target):
-        parent = ctx.parents.get(access)
+        parent = ctx.parent(access)
         if not (isinstance(parent, cst.Attribute) and parent.value is access and parent.attr.value in ("add", "pop")):
             continue
-        add_call = ctx.parents.get(parent)
+        add_call = ctx.parent(parent)
         if not isinstance(add_call, cst.Call) or add_call.func is not parent:
             continue
-        position = ctx.start(add_call)
+        position = ctx.order(add_call)
         if position > use:
             return None  # changed after the use: the model fit sees is not the one compiled here
         if parent.attr.value == "pop" or resolve(ctx, access) is not call:
@@ -626,7 +626,7 @@ def _classified(
 ) -> Activation | None:
     if value is None:
         return None if default is None else Activation(default, step, step.ctor or step.node, through)
-    node: cst.CSTNode = ctx.parents.get(value, value)
+    node: cst.CSTNode = ctx.parent(value) or value
     if not isinstance(node, cst.Arg) or node.keyword is None:
         node = step.ctor or value  # `Activation("softmax")`: the layer says it best
     text = literal_string(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import typing
 from collections.abc import Iterator
 
 import libcst as cst
@@ -16,29 +17,37 @@ _TOKENS = (
     cst.Comment, cst.BaseBinaryOp, cst.BaseUnaryOp, cst.BaseBooleanOp, cst.BaseCompOp,
     cst.BaseAugOp, cst.Asynchronous,
 )
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_NEVER_NODES = (str, int, bool, type(None))
+_SKIPPED_FIELDS = ("whitespace", "lpar", "rpar", "leading_lines", "lines_after")
 
 
+def _may_hold_a_node(annotation: object) -> bool:
+    """Whether a dataclass field of this type can hold a syntactic node: not a str, not a
+    token (a Comma, a Dot, an operator), not a sequence or union of those."""
+    args = typing.get_args(annotation)
+    if args:
+        return any(_may_hold_a_node(arg) for arg in args)
+    if not isinstance(annotation, type):
+        return True  # a forward reference or a type variable: look at the value
+    if issubclass(annotation, _NEVER_NODES):
+        return False
+    return not issubclass(annotation, _TOKENS)
+
+
+@functools.cache
 def _child_fields(cls: type) -> tuple[str, ...]:
-    names = _CHILD_FIELDS.get(cls)
-    if names is None:
-        names = tuple(
-            f.name for f in dataclasses.fields(cls)
-            if not f.name.startswith(("whitespace", "lpar", "rpar", "leading_lines", "lines_after"))
-        )
-        _CHILD_FIELDS[cls] = names
-    return names
+    """The fields of a libcst class that can hold syntactic children, in source order."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        f.name for f in dataclasses.fields(cls)
+        if not f.name.startswith(_SKIPPED_FIELDS) and _may_hold_a_node(hints.get(f.name, object))
+    )
 
 
-_IS_NODE: dict[type, bool] = {}
-
-
+@functools.cache
 def _is_node(cls: type) -> bool:
     """A syntactic node, not a token: cached per class (isinstance on libcst's ABCs is slow)."""
-    known = _IS_NODE.get(cls)
-    if known is None:
-        known = _IS_NODE[cls] = issubclass(cls, cst.CSTNode) and not issubclass(cls, _TOKENS)
-    return known
+    return issubclass(cls, cst.CSTNode) and not issubclass(cls, _TOKENS)
 
 
 @functools.cache
@@ -53,11 +62,13 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     Much faster than libcst's `node.children`, which re-visits the node to collect them.
     """
     out = []
+    is_node = _is_node
     for name in _child_fields(type(node)):
         value = getattr(node, name)
-        if type(value) in (tuple, list):
-            out.extend(item for item in value if _is_node(type(item)))
-        elif _is_node(type(value)):
+        kind = type(value)
+        if kind is tuple or kind is list:
+            out.extend([item for item in value if is_node(type(item))])
+        elif is_node(kind):
             out.append(value)
     return out
 
