@@ -112,41 +112,58 @@ def main() -> None:
         cores = os.cpu_count() or 1
 
         print(f"static pass on {len(files)} files, {lines} lines ({lines // max(len(files), 1)} per file), "
-              f"{cores} cores, median of {args.repeat}:")
-        floor = timed(args.repeat, lambda: parse_all(sources))
-
-        def report(label: str, seconds: float, ratio: bool = True) -> None:
-            against = f"  {seconds / floor:5.2f}x the floor" if ratio else ""
-            print(f"  {label:34} {seconds:7.3f} s  {len(files) / seconds:8.0f} files/s{against}")
-
-        report("floor: libcst.parse_module, 1 proc", floor)
-        report("losslint cold, 1 process", timed(args.repeat, lambda: run([tmp], config, jobs=1, no_cache=True)))
-        report(f"losslint cold, {cores} processes", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=True)))
+              f"{cores} cores, median of {args.repeat}, interleaved:")
+        # Interleaved, one of each per round: this machine's speed drifts by tens of percent over
+        # minutes, and a ratio of two figures measured minutes apart would show the drift.
+        actions: dict[str, Callable[[], object]] = {
+            "floor: libcst.parse_module, 1 proc": lambda: parse_all(sources),
+            "losslint cold, 1 process": lambda: run([tmp], config, jobs=1, no_cache=True),
+            f"losslint cold, {cores} processes": lambda: run([tmp], config, jobs=0, no_cache=True),
+        }
+        timings: dict[str, list[float]] = {label: [] for label in actions}
+        for _ in range(args.repeat):
+            for label, action in actions.items():
+                timings[label].append(timed(1, action))
         run([tmp], config, jobs=0, no_cache=False)  # fill the cache
-        report("losslint warm (cache hits only)", timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=False)))
+        warm = timed(args.repeat, lambda: run([tmp], config, jobs=0, no_cache=False))
+        floor = statistics.median(timings["floor: libcst.parse_module, 1 proc"])
+
+        def report(label: str, seconds: float) -> None:
+            print(f"  {label:36} {seconds:7.3f} s  {len(files) / seconds:8.0f} files/s  {seconds / floor:5.2f}x the floor")
+
+        for label, measured in timings.items():
+            report(label, statistics.median(measured))
+        report("losslint warm (cache hits only)", warm)
         shutil.rmtree(root / ".losslint_cache", ignore_errors=True)
         if args.pylint:
             command = [sys.executable, "-m", "pylint", "--disable=all", "--enable=E", "--jobs=0", "-sn", tmp]
             report("pylint -E (reference)", timed(1, lambda: subprocess.run(command, capture_output=True)))
 
-    one_file = FIXTURES / "LL101-reshape-in-loss" / "bad_seed000.py"
-    command = [sys.executable, "-m", "losslint.cli", "--no-cache", str(one_file)]
     import losslint
 
     package = Path(losslint.__file__).parent
-    for cached in package.rglob("__pycache__"):
-        shutil.rmtree(cached)
     no_bytecode = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    source_only = timed(5, lambda: subprocess.run(command, capture_output=True, check=False, env=no_bytecode))
     # As installed by pip, which byte-compiles the package: one run first writes the bytecode.
     installed = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    subprocess.run(command, capture_output=True, check=False, env=installed)
-    wall = timed(5, lambda: subprocess.run(command, capture_output=True, check=False, env=installed))
-    python = timed(5, lambda: subprocess.run([sys.executable, "-c", "pass"], capture_output=True, check=False))
     print("one file through the CLI (process start included, no cache), median of 5:")
-    print(f"  losslint byte-compiled, as pip installs it  {wall:.3f} s")
-    print(f"  losslint compiled from source at each start {source_only:.3f} s (PYTHONDONTWRITEBYTECODE=1)")
-    print(f"  python -c pass (the interpreter's own start) {python:.3f} s")
+    for name in ("good_seed000.py", "bad_seed000.py"):  # clean, and with findings (their positions)
+        one_file = FIXTURES / "LL101-reshape-in-loss" / name
+        command = [sys.executable, "-m", "losslint.cli", "--no-cache", str(one_file)]
+        # The floor of any libcst linter on one file: start Python, import libcst, parse the file.
+        parse_one = [sys.executable, "-c", f"import libcst; libcst.parse_module(open({str(one_file)!r}, encoding='utf-8').read())"]
+        for cached in package.rglob("__pycache__"):
+            shutil.rmtree(cached)
+        runs: dict[str, list[float]] = {"floor": [], "installed": []}
+        runs["source"] = [timed(1, lambda: subprocess.run(command, capture_output=True, env=no_bytecode)) for _ in range(5)]
+        subprocess.run(command, capture_output=True, check=False, env=installed)
+        for _ in range(5):  # interleaved with its floor: this machine's speed drifts
+            runs["floor"].append(timed(1, lambda: subprocess.run(parse_one, capture_output=True, env=installed)))
+            runs["installed"].append(timed(1, lambda: subprocess.run(command, capture_output=True, env=installed)))
+        floor_one, wall, source_only = (statistics.median(runs[k]) for k in ("floor", "installed", "source"))
+        print(f"  {name}:")
+        print(f"    floor: python, import libcst, parse it     {floor_one:.3f} s")
+        print(f"    losslint byte-compiled, as pip installs it  {wall:.3f} s  {wall / floor_one:5.2f}x the floor")
+        print(f"    losslint compiled from source at each start {source_only:.3f} s (PYTHONDONTWRITEBYTECODE=1)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from keras.src.trainers.compile_utils import get_loss
 
 from losslint.dynamic import trace
 from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine, and_join
-from losslint.dynamic.describe import LossInfo, quoted, shape_text
+from losslint.dynamic.describe import LossInfo, leaves, quoted, shape_text
 from losslint.dynamic.trace import PRED, TRUE, Site
 from losslint.findings import Finding, Pass, RelatedLocation, Severity, sort_findings
 from losslint.rule import Rule
@@ -197,14 +197,6 @@ def exception_text(exc: BaseException) -> str:
 # ---- calling losses the way Keras does -----------------------------------------------------
 
 
-def _leaves(struct: Any) -> list[Any]:
-    if isinstance(struct, dict):
-        return [leaf for v in struct.values() for leaf in _leaves(v)]
-    if isinstance(struct, (list, tuple)):
-        return [leaf for v in struct for leaf in _leaves(v)]
-    return [struct]
-
-
 LossPath = Callable[[Any, Any], tuple[Any, Any]]
 
 
@@ -217,7 +209,7 @@ def loss_path(loss: Any) -> LossPath:
         y_pred = keras.ops.convert_to_tensor(y_pred, dtype=dtype)
         y_true = keras.ops.convert_to_tensor(y_true, dtype=dtype)
         per = loss.call(y_true, y_pred)
-        if any(isinstance(v, keras.KerasTensor) for v in _leaves(per)):
+        if any(isinstance(v, keras.KerasTensor) for v in leaves(per)):
             raise ValueError(
                 "A KerasTensor cannot be used as input to a TensorFlow function: the loss returned a "
                 "symbolic KerasTensor, computed from a keras.Input or layer output it holds"
@@ -535,6 +527,13 @@ class RunsContext(PairContext):
             return self.trace_run
         bad = self.bad
         return self.runs[bad[0]] if bad else None
+
+    def failure_at(self) -> tuple[Site | None, str]:
+        """Where the failing run failed in the user's code (else the loss's def line), and
+        " (line N)" for a message (empty when no user line is known)."""
+        run = self.failed_run
+        site = run.site if run is not None else None
+        return site or self.info.def_site, f" (line {site.line})" if site is not None else ""
 
     def sized(self, sizes: list[int]) -> str:
         """"32 (the batch size fit uses) and 3"."""

@@ -27,6 +27,20 @@ class LossInfo:
     builtin_fn: Any = None  # the keras function behind a built-in LossFunctionWrapper
 
 
+def leaves(struct: Any) -> list[Any]:
+    """The leaves of a dict/list/tuple structure, in order."""
+    if isinstance(struct, dict):
+        return [leaf for v in struct.values() for leaf in leaves(v)]
+    if isinstance(struct, (list, tuple)):
+        return [leaf for v in struct for leaf in leaves(v)]
+    return [struct]
+
+
+def loss_leaves(loss: Any) -> list[Any]:
+    """The non-None losses of compile's `loss` structure, in the order Keras numbers them."""
+    return [leaf for leaf in leaves(loss) if leaf is not None] if loss is not None else []
+
+
 def shape_text(shape: Iterable[int | None]) -> str:
     return format_shape(tuple(shape))
 

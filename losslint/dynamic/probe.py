@@ -52,6 +52,7 @@ from losslint.dynamic.context import (
     tile,
     value_and_grad,
 )
+from losslint.dynamic.describe import leaves, loss_leaves
 from losslint.dynamic.trace import UserFiles
 from losslint.findings import Finding
 from losslint.rule import Stage
@@ -126,20 +127,12 @@ def _map(struct: Any, fn: Callable[[Any], Any]) -> Any:
     return fn(struct)
 
 
-def _leaves(struct: Any) -> list[Any]:
-    if isinstance(struct, dict):
-        return [leaf for v in struct.values() for leaf in _leaves(v)]
-    if isinstance(struct, (list, tuple)):
-        return [leaf for v in struct for leaf in _leaves(v)]
-    return [struct]
-
-
 def _rows(struct: Any, index: np.ndarray) -> Any:
     return _map(struct, lambda a: as_array(a)[index])
 
 
 def _n_rows(struct: Any) -> int | None:
-    for leaf in _leaves(struct):
+    for leaf in leaves(struct):
         if leaf is None:
             continue
         array = as_array(leaf)
@@ -173,8 +166,8 @@ def _keras_pairing(
             return {k: replace(v) for k, v in spec.items()}
         if isinstance(spec, (list, tuple)):
             return type(spec)(replace(v) for v in spec)
-        index = len(leaves)
-        leaves.append(spec)
+        index = len(specs)
+        specs.append(spec)
 
         def marker(y_t: Any, y_p: Any, _i: int = index) -> Any:
             t = int(round(float(tf.reshape(tf.cast(y_t, tf.float32), [-1])[0])))
@@ -185,7 +178,7 @@ def _keras_pairing(
         marker.__name__ = f"losslint_marker_{index}"
         return marker
 
-    leaves: list[Any] = []
+    specs: list[Any] = []
     markers = replace(loss)
     counter = iter(range(1, 10_000))
     pred_marks = _map(y_pred, lambda a: tf.fill((2, *as_array(a).shape[1:]), float(next(counter))))
@@ -207,17 +200,6 @@ def _keras_pairing(
     except Exception as exc:  # noqa: BLE001 - any Keras complaint about the structures
         raise _StructureError(exception_text(exc)) from exc
     return calls
-
-
-def _loss_leaves(loss: Any) -> list[Any]:
-    """The non-None leaves of a loss structure, in the order `_keras_pairing` numbers them."""
-    if loss is None:
-        return []
-    if isinstance(loss, dict):
-        return [leaf for v in loss.values() for leaf in _loss_leaves(v)]
-    if isinstance(loss, (list, tuple)):
-        return [leaf for v in loss for leaf in _loss_leaves(v)]
-    return [loss]
 
 
 def _key_name(key: Any) -> str | None:
@@ -295,13 +277,13 @@ class _ModelProbe:
                 ctx.pairing_error, pairing = str(exc), []
             if self._stage(Stage.STRUCTURE, ctx) or ctx.pairing_error is not None:
                 return self.reporter.findings()
-            leaves = _loss_leaves(loss)
+            specs = loss_leaves(loss)
             for leaf_index, out_index, target_index in pairing:
                 if not (0 <= out_index < len(outputs)) or not (0 <= target_index < len(targets)):
                     continue
                 name, values = targets[target_index]
                 pairs.append(Pair(
-                    leaves[leaf_index], outputs[out_index],
+                    specs[leaf_index], outputs[out_index],
                     values if self.targets_known else None, name, guessed=ctx.custom_step,
                 ))
         for pair in pairs:
@@ -522,14 +504,14 @@ class _ModelProbe:
         n_out = len(outputs)
         per_output: list[list[Any]] = [[] for _ in range(n_out)]
         if n_out == 1:
-            per_output[0] = _leaves(metrics)
+            per_output[0] = leaves(metrics)
         elif isinstance(metrics, dict):
             for i, out in enumerate(outputs):
                 if out.name in metrics:
-                    per_output[i] = _leaves(metrics[out.name])
+                    per_output[i] = leaves(metrics[out.name])
         elif isinstance(metrics, (list, tuple)) and len(metrics) == n_out:
             for i, entry in enumerate(metrics):
-                per_output[i] = _leaves(entry)
+                per_output[i] = leaves(entry)
         target_of = {p.output.index: p for p in pairs}
         for i, fns in enumerate(per_output):
             for fn in fns:

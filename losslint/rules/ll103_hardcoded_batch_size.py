@@ -109,10 +109,9 @@ def _fixed_outside(ctx: FileContext, function: TensorFunction, name: cst.Name) -
 def probe(ctx: RunsContext) -> bool:
     if ctx.failure != "some-sizes":
         return False
-    run = ctx.failed_run
-    assert run is not None
+    site, _ = ctx.failure_at()
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} on output '{ctx.output.name}' depends on the batch size: it works at "
         f"batch size {ctx.sized(ctx.ok)} but fails at {ctx.sized(ctx.bad)}: {ctx.error_text}"
         f"{static_batch_note(ctx.fit)}",

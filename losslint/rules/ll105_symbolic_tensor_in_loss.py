@@ -136,12 +136,9 @@ def probe(ctx: RunsContext) -> bool:
         "KerasTensor" in message or "Keras symbolic" in message or "symbolic tensor" in message.lower() or captured
     ):
         return False
-    run = ctx.failed_run
-    assert run is not None
     info = ctx.info
-    site = run.site or info.def_site
-    at = f" (line {run.site.line})" if run.site is not None else ""
-    if captured and (run.site is None or run.site == info.def_site) and info.def_site is not None:
+    site, at = ctx.failure_at()
+    if captured and site == info.def_site and info.def_site is not None:
         use = first_use(info.def_site, [name for name, _ in captured])
         if use is not None:
             site, at = use, f" (line {use.line})"

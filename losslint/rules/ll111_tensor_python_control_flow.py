@@ -169,11 +169,9 @@ def probe(ctx: RunsContext) -> bool:
         "symbolic `tf.Tensor`" in message and "not allowed" in message
     )):
         return False
-    run = ctx.failed_run
-    assert run is not None
-    at = f" (line {run.site.line})" if run.site is not None else ""
+    site, at = ctx.failure_at()
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} uses a tensor as a Python bool/iterable{at}: Keras 3 traces losses "
         f"in graph mode without autograph, so fit fails with {ctx.error_text}",
         "use `tf.cond`/`keras.ops.where`/`keras.ops.cond` (or tf.while_loop) instead of Python control flow on tensors",

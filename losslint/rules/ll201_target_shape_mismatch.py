@@ -20,13 +20,11 @@ def probe(ctx: RunsContext) -> bool:
         return False
     if not ctx.shape_error or ctx.pair.target.shape[1:] == ctx.output.values.shape[1:]:
         return False
-    run = ctx.failed_run
-    assert run is not None
-    at = f" (line {run.site.line})" if run.site is not None else ""
+    site, at = ctx.failure_at()
     out = ctx.output.name
     target_shape = shape_text(spec_shape(ctx.pair.target))
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} fails on output '{out}' with the real targets: y_true {target_shape} vs y_pred "
         f"{shape_text(spec_shape(ctx.output.values))}{at}: {ctx.error_text}",
         f"make output '{out}' produce the targets' shape {target_shape} (e.g. a Reshape layer) "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from losslint.dynamic.describe import quoted
+from losslint.dynamic.describe import loss_leaves, quoted
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of
@@ -460,16 +460,7 @@ def _structure(ctx: ModelContext, loss: Any, loss_weights: Any) -> bool:
 
 
 def _non_none_losses(loss: Any, n_out: int) -> int:
-    def leaves(spec: Any) -> list[Any]:
-        if spec is None:
-            return []
-        if isinstance(spec, dict):
-            return [leaf for v in spec.values() for leaf in leaves(v)]
-        if isinstance(spec, (list, tuple)):
-            return [leaf for v in spec for leaf in leaves(v)]
-        return [spec]
-
-    return len(leaves(loss)) if isinstance(loss, (list, tuple, dict)) else n_out
+    return len(loss_leaves(loss)) if isinstance(loss, (list, tuple, dict)) else n_out
 
 
 RULE = Rule(

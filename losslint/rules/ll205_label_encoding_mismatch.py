@@ -67,11 +67,10 @@ def probe_runs(ctx: RunsContext) -> bool:
         return False
     if ctx.pair.target is None or not label_out_of_range(ctx.error):
         return False
-    run = ctx.failed_run
-    assert run is not None
+    site, _ = ctx.failure_at()
     target = ctx.pair.target
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} on output '{ctx.output.name}' does not accept the targets: y_true "
         f"{shape_text(spec_shape(target))} (dtype {target.dtype}) vs y_pred "
         f"{shape_text(spec_shape(ctx.output.values))}: {ctx.error_text}",

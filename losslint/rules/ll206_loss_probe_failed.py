@@ -20,11 +20,9 @@ def probe_unknown_batch(ctx: RunsContext) -> bool:
     """Runs at every fixed batch size, fails traced with a batch dimension of None."""
     if ctx.failure != "unknown-batch":
         return False
-    run = ctx.failed_run
-    assert run is not None
-    at = f" (line {run.site.line})" if run.site is not None else ""
+    site, at = ctx.failure_at()
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} fails on output '{ctx.output.name}' when traced with an unknown batch "
         f"dimension (None), as Keras traces it in fit{at}, although it runs at fixed batch "
         f"sizes{_assumed(ctx)}: {ctx.error_text}{static_batch_note(ctx.fit)}",
@@ -51,13 +49,11 @@ def probe_failure(ctx: RunsContext) -> bool:
     target = ctx.pair.target
     if ctx.shape_error and (target is None or target.shape[1:] != ctx.output.values.shape[1:]):
         return False  # a wrong guess of the targets, or LL201's
-    run = ctx.failed_run
-    assert run is not None
-    at = f" (line {run.site.line})" if run.site is not None else ""
+    site, at = ctx.failure_at()
     pred_shape = shape_text(spec_shape(ctx.output.values))
     target_shape = shape_text(spec_shape(target)) if target is not None else None
     ctx.report(
-        RULE, run.site or ctx.info.def_site,
+        RULE, site,
         f"{ctx.info.label} raises on output '{ctx.output.name}' with y_true {target_shape or pred_shape} and y_pred "
         f"{pred_shape}{at}{_assumed(ctx)}: {ctx.error_text}",
         "make the loss run on tensors of these shapes (see the exception)",
