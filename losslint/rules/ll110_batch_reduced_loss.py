@@ -1,5 +1,5 @@
-"""LL110 batch-reduced-loss: a loss reduces over the batch axis itself (seed 000). The dynamic pass
-(losslint/dynamic/probe.py) measures the batch-size scaling."""
+"""LL110 batch-reduced-loss: a loss reduces over the batch axis itself (seed 000): statically
+from the reductions it returns, dynamically by doubling the batch."""
 
 from __future__ import annotations
 
@@ -34,11 +34,12 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if value.batch_sum is not None and id(value.batch_sum) not in reported:
                 reported.add(id(value.batch_sum))
                 call = value.batch_sum
+                through = "" if _expr is call else f", and the loss returns a function of it, `{code_of(_expr, 40)}`"
                 yield ctx.finding(
                     RULE,
                     call,
                     f"`{code_of(call, 50)}` in loss `{loss.name}` sums over the batch axis too "
-                    f"({_axis_text(call)}) and the loss returns that scalar: Keras expects one value "
+                    f"({_axis_text(call)}){through}: Keras expects one value "
                     "per sample and averages them, so the loss and its gradient grow with the batch "
                     "size (the effective learning rate with it), the last partial batch weighs less, "
                     "and sample weights only scale the sum",
@@ -102,13 +103,18 @@ def batch_sum_sites(ops: list[OpInfo], batch: int) -> list[Site]:
 
 
 def probe(ctx: ValuesContext) -> bool:
+    """A loss that returns one value for the batch (a scalar, or values with the batch axis
+    reduced away, as `sum(..., axis=0)` leaves them): doubling the batch with the same rows
+    must leave a per-sample average unchanged."""
+    import math
+
     import numpy as np
 
     from losslint.dynamic.context import tile
 
     per, total, size = ctx.per, ctx.total, ctx.size
-    if per is None or per.ndim != 0:
-        return False
+    if per is None or (per.ndim >= 1 and per.shape[0] == size):
+        return False  # one value per sample: Keras averages them
     double = 2 * size
     try:
         total2, _, _ = ctx.evaluate(
@@ -123,12 +129,15 @@ def probe(ctx: ValuesContext) -> bool:
         return False
     ratio = total2 / total
     name = ctx.output.name
-    if abs(ratio - 2.0) < 0.05:
+    doubled = f"with the batch doubled ({size} -> {double} samples, the same rows twice) the loss went from " \
+              f"{fmt(total)} to {fmt(total2)}"
+    if abs(ratio - 2.0) < 0.05 or abs(ratio - math.sqrt(2.0)) < 0.03:
         sums = batch_sum_sites(ctx.ops, size)
+        how = "sums over the batch" if abs(ratio - 2.0) < 0.05 else \
+            "grows with the square root of the batch size (a norm or RMSE over the batch)"
         ctx.report(
             RULE, sums[-1] if sums else ctx.info.def_site,
-            f"{ctx.info.label} on output '{name}' sums over the batch: with the batch doubled ({size} -> "
-            f"{double} samples, the same rows twice) the loss went from {fmt(total)} to {fmt(total2)}, so the "
+            f"{ctx.info.label} on output '{name}' {how}: {doubled}, so the "
             "effective learning rate scales with batch_size and the last partial batch weighs less",
             "reduce over the batch with a mean (or return per-sample losses and let Keras reduce them)",
         )
@@ -140,7 +149,6 @@ def probe(ctx: ValuesContext) -> bool:
             "return per-sample losses (reduce over the non-batch axes only) and let Keras apply the weights",
         )
     return False
-
 
 RULE = Rule(
     code="LL110",

@@ -75,6 +75,8 @@ _LINEAR_UNARY = frozenset({
     "cast", "ensure_shape",
 })
 _SUMS = frozenset({"reduce_sum", "sum"})
+# Ops that keep a batch-wide sum growing with the batch size: `sqrt(sum(square(d), axis=0))`.
+_GROWING_UNARY = frozenset({"sqrt", "square"})
 # Ops that return a Python tuple/list of tensors: unpacking or iterating them is fine.
 _SEQUENCE_OPS = frozenset({
     "unstack", "split", "array_split", "meshgrid", "shape_n", "dynamic_partition", "top_k",
@@ -593,6 +595,8 @@ class _Interpreter:
                 batch_mean = call
             return replace(result, linear=first.linear, batch_sum=batch_sum, batch_mean=batch_mean,
                            normalized=first.normalized)
+        if leaf in _GROWING_UNARY and first.batch_sum is not None and len(positional) == 1:
+            return replace(result, batch_sum=first.batch_sum)
         if leaf in ("add", "subtract", "multiply", "divide", "truediv", "true_divide") and len(positional) == 2:
             operator = {"add": cst.Add(), "subtract": cst.Subtract(), "multiply": cst.Multiply()}.get(leaf, cst.Divide())
             return self.binary(call, positional[0], operator, positional[1], _positional(call)[1])
