@@ -111,7 +111,7 @@ def test_model_of_functional_sequential_builder_and_subclass() -> None:
         ('layers.Lambda(lambda t: t[:, :3])(layers.Dense(3, activation="softmax")(h))', "softmax", 1),
         ("layers.Dense(3)(h)", "linear", 0),
         ("layers.Dense(3, activation=None)(h)", "linear", 0),
-        ('layers.Dense(3, activation="relu")(h)', "other", 0),
+        ('layers.Dense(3, activation="relu")(h)', "relu", 0),
     ],
 )
 def test_final_activation(output: str, activation: str, through: int) -> None:
@@ -309,6 +309,10 @@ CUSTOM_TF_LOSS = (
         ("layers.Dense(3)(h)", '"sparse_categorical_crossentropy"', "warning"),  # from_logits by default
         ("layers.Dense(1)(h)", "keras.losses.binary_crossentropy", "warning"),
         ("layers.Dense(1)(h)", '"bce"', "warning"),
+        # Not probabilities, whatever the loss's default (issue 13, class 3).
+        ('layers.Dense(3, activation="relu")(h)', '"categorical_crossentropy"', "error"),
+        ('layers.Dense(1, activation="elu")(h)', "keras.losses.BinaryCrossentropy()", "error"),
+        ("layers.Dense(3, activation=keras.activations.relu)(h)", '"sparse_categorical_crossentropy"', "error"),
     ],
 )
 def test_ll204_mismatches(output: str, loss: str, severity: str) -> None:
@@ -331,8 +335,8 @@ def test_ll204_custom_tf_nn_loss_on_a_softmax_output() -> None:
         ('layers.Dense(3, activation="softmax")(h)', "keras.losses.SparseCategoricalCrossentropy()"),
         ('layers.Dense(1, activation="sigmoid")(h)', '"binary_crossentropy"'),
         ('layers.Dense(4, activation="sigmoid")(h)', "keras.losses.BinaryCrossentropy(from_logits=False)"),
-        ('layers.Dense(3, activation="relu")(h)', '"categorical_crossentropy"'),
         ("layers.Dense(3, activation=act)(h)", '"categorical_crossentropy"'),
+        ('layers.Dense(3, activation="relu")(h)', "keras.losses.CategoricalCrossentropy(from_logits=True)"),
         ("layers.Dense(3)(h)", "keras.losses.CategoricalCrossentropy(from_logits=use_logits)"),
         ("layers.Dense(3)(h)", '"mse"'),
         ('layers.Lambda(lambda p: tf.math.log(p))(layers.Dense(3, activation="softmax")(h))',

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from losslint.dynamic.trace import Site, format_shape
+from losslint.static.names import NOT_PROBABILITIES
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def output_activation(layer: Any) -> tuple[str | None, list[str]]:
         if kind == "Activation" or hasattr(layer, "activation"):
             activation = getattr(layer, "activation", None)
             name = getattr(activation, "__name__", None) or str(activation)
-            if name in ("softmax", "sigmoid", "linear") or name in BOUNDED_ACTIVATIONS:
+            if name in ("softmax", "sigmoid", "linear") or name in BOUNDED_ACTIVATIONS or name in NOT_PROBABILITIES:
                 return name, through
             return None, through
         if kind not in _SHAPE_ONLY_LAYERS:

@@ -52,6 +52,7 @@ from losslint.static.models import (
     receiver_text,
     resolve,
 )
+from losslint.static.names import NOT_PROBABILITIES
 
 if TYPE_CHECKING:
     from losslint.dynamic.context import PairContext
@@ -322,6 +323,17 @@ def _mismatch(
         # Left to its default, from_logits=False is a warning here: the dynamic pass confirms it
         # from the output's values (an error there).
         return finding if loss.explicit else dataclasses.replace(finding, severity=Severity.WARNING)
+    if activation.name in NOT_PROBABILITIES and loss.from_logits is False:
+        default = "" if loss.explicit else " (the default)"
+        return ctx.finding(
+            RULE, loss.node,
+            f"{where} ends in a {activation.name} ({seen}), whose values are not probabilities, but "
+            f"{loss.label} has from_logits=False{default} and treats them as probabilities: Keras 3 clips "
+            "them to [1e-7, 1 - 1e-7] before the log (a categorical crossentropy first divides them by "
+            "their sum) and trains badly, with no error or warning",
+            f"give the output layer `activation=\"{expected}\"`, or no activation and `from_logits=True` in the loss",
+            scope=scope, related=tuple(related),
+        )
     return None
 
 
@@ -346,6 +358,14 @@ def probe(ctx: PairContext) -> None:
                    f"[{fmt(float(values.min()))}, {fmt(float(values.max()))}]) but {label} expects "
                    "probabilities (from_logits=False): Keras clips them to [eps, 1 - eps] and trains badly",
                    "pass `from_logits=True` to the loss, or add a softmax/sigmoid activation to the output layer")
+    elif activation in NOT_PROBABILITIES and not from_logits:
+        values = ctx.output.values
+        ctx.report(RULE, site,
+                   f"output '{out}' ends in a {activation} (values seen in [{fmt(float(values.min()))}, "
+                   f"{fmt(float(values.max()))}]), which are not probabilities, but {label} expects "
+                   "probabilities (from_logits=False): Keras clips them to [eps, 1 - eps] and trains badly",
+                   f"give the output layer a {'sigmoid' if kind == 'binary' else 'softmax'} activation, or no "
+                   "activation and `from_logits=True` in the loss")
     elif activation == "softmax" and kind == "binary":
         ctx.report(RULE, site,
                    f"output '{out}' ends in a softmax but {label} is a binary crossentropy: Keras 3 "

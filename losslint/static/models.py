@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from losslint.static.context import FileContext, code_of, dotted
-from losslint.static.names import Api
+from losslint.static.names import NOT_PROBABILITIES, Api
 
 _DEPTH = 12
 # Compound statements that make a binding inside them conditional for code after them.
@@ -562,7 +562,7 @@ def backwards(ctx: FileContext, output: Output) -> Iterator[Step]:
 class Activation:
     """The activation an output ends in, and what lies between it and the output."""
 
-    name: str  # "softmax", "sigmoid", "linear", "log_softmax" or "other"
+    name: str  # "softmax", "sigmoid", "linear", "log_softmax", one of NOT_PROBABILITIES, or "other"
     step: Step  # the layer/op that applies it
     node: cst.CSTNode  # where it is written (the `activation=` argument, `Softmax()`, ...)
     through: tuple[Step, ...] = ()  # layout-only layers between the activation and the output
@@ -632,7 +632,8 @@ def _classified(
     text = literal_string(value)
     if text is not None:
         name = text.lower()
-        return Activation(name if name in _KERAS_ACTIVATIONS else "other", step, node, through)
+        known = name in _KERAS_ACTIVATIONS or name in NOT_PROBABILITIES
+        return Activation(name if known else "other", step, node, through)
     if isinstance(value, cst.Name) and value.value == "None":
         return Activation("linear", step, node, through)
     api = ctx.api(value)
@@ -641,7 +642,8 @@ def _classified(
         if activation is not None:
             return Activation(activation, step, node, through, api.family == "keras")
         if keras_path(api).startswith("activations."):
-            return Activation("other", step, node, through)
+            leaf = keras_path(api).rsplit(".", 1)[-1]
+            return Activation(leaf if leaf in NOT_PROBABILITIES else "other", step, node, through)
     return None
 
 

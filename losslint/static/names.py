@@ -98,6 +98,12 @@ def is_keras_path(api: Api | None, *paths: str) -> bool:
 # policy-gradient and actor losses (advantage * log-probability, or the critic's gradient fed
 # as y_true), trading objectives on bounded positions, and negative log-likelihoods of a
 # log-probability output.
+# Output activations whose values are not probabilities: not bounded to [0, 1], not normalised.
+NOT_PROBABILITIES = frozenset({
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish", "softplus",
+    "exponential",
+})
+
 _LINEAR_ON_PURPOSE = re.compile(
     r"(?i)wasserstein|wgan|critic|earth_?mover|(^|_)emd($|_)|policy|actor|ddpg|reinforce|advantage|"
     r"reward|profit|sharpe|portfolio|pnl|(^|_)pg($|_)|nll|likelihood|log_?prob"
