@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from losslint.dynamic.describe import LossInfo, crossentropy_kind, shape_text, spec_shape
+from losslint.dynamic.describe import LossInfo, crossentropy_kind, fmt, shape_text, spec_shape
 from losslint.findings import Pass, Severity
 from losslint.rule import Probe, Rule, Stage
 
@@ -40,6 +40,17 @@ def probe_targets(ctx: PairContext) -> bool:
             return True
         import numpy as np
 
+        if y.dtype.kind == "f" and y.size and not np.all(np.mod(y, 1) == 0):
+            fractional = y[np.mod(y, 1) != 0]
+            ctx.report(RULE, site,
+                       f"{label} on output '{name}' gets fractional label values ({fmt(float(fractional[0]))} "
+                       f"among them, labels in [{fmt(float(np.min(y)))}, {fmt(float(np.max(y)))}]): a sparse "
+                       "crossentropy casts its labels to integers, truncating them "
+                       f"({fmt(float(fractional[0]))} -> {int(fractional[0])}), so samples silently train "
+                       "on the wrong class, with no error",
+                       "pass integer class ids (do not scale or smooth the labels, e.g. no `y / 255`), or "
+                       "one-hot (or soft) targets with CategoricalCrossentropy")
+            return True
         if y.dtype.kind in "iuf" and y.size and np.all(np.mod(y, 1) == 0):
             low, high = float(np.min(y)), float(np.max(y))
             if low < 0 or high >= classes:
