@@ -3,14 +3,15 @@ shapes (see rules/LL201-target-shape-mismatch.md). Dynamic only."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
-from losslint.dynamic.describe import shape_text, spec_shape
+from losslint.dynamic.describe import crossentropy_kind, shape_text, spec_shape
 from losslint.findings import Pass, Severity
 from losslint.rule import Probe, Rule, Stage
 
 if TYPE_CHECKING:
-    from losslint.dynamic.context import RunsContext
+    from losslint.dynamic.context import PairContext, RunsContext
 
 
 def probe(ctx: RunsContext) -> bool:
@@ -33,6 +34,39 @@ def probe(ctx: RunsContext) -> bool:
     return True
 
 
+def probe_builtin(ctx: PairContext) -> bool:
+    """A Keras built-in loss ran on the real targets, but on more predictions per sample than
+    targets: Keras aligned the ranks and broadcast, as with `(N, T, 1)` from
+    `return_sequences=True` against `(N, 1)` targets. A sparse crossentropy has one label per
+    row of class scores; a CTC loss pairs sequences of other lengths by design."""
+    target = ctx.pair.target
+    if target is None or ctx.pair.guessed:
+        return False
+    name = (getattr(ctx.info.builtin_fn, "__name__", "") or ctx.info.name).lower()
+    if "ctc" in name:
+        return False
+    per_target = math.prod(target.shape[1:])
+    outputs = ctx.output.values.shape[1:]
+    per_output = math.prod(outputs)
+    if crossentropy_kind(ctx.info) == "sparse":
+        per_output = math.prod(outputs[:-1]) if outputs else 1
+    if per_output <= per_target or per_target == 0 or per_output % per_target:
+        return False
+    times = per_output // per_target
+    target_shape = shape_text(spec_shape(target))
+    ctx.report(
+        RULE, ctx.fallback_site(),
+        f"{ctx.info.label} on output '{ctx.output.name}' gets y_true {target_shape} against y_pred "
+        f"{shape_text(spec_shape(ctx.output.values))}: Keras 3 aligns the ranks and broadcasts without an "
+        f"error, so each target is compared with {times} predictions (every step of a sequence output "
+        "trained towards the same value)",
+        f"make output '{ctx.output.name}' produce the targets' shape {target_shape} (e.g. "
+        "`return_sequences=False` on the last recurrent layer, or a Flatten/pooling before the last "
+        "Dense), or give targets of the output's shape",
+    )
+    return False  # the output's activation is another question (LL204)
+
+
 RULE = Rule(
     code="LL201",
     name="target-shape-mismatch",
@@ -41,6 +75,6 @@ RULE = Rule(
     dynamic=True,
     summary="With the real targets and outputs, the loss raises or the shapes are incompatible.",
     # After LL205: a label out of range is a TF InvalidArgumentError too.
-    probes=(Probe(Stage.RUNS, probe, rank=4),),
+    probes=(Probe(Stage.RUNS, probe, rank=4), Probe(Stage.BUILTIN, probe_builtin)),
     shape_dependent=True,
 )
