@@ -28,7 +28,7 @@ from keras.src.trainers.compile_utils import get_loss
 
 from losslint.dynamic import trace
 from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine, and_join
-from losslint.dynamic.describe import LossInfo, leaves, quoted, shape_text
+from losslint.dynamic.describe import LossInfo, leaves, quoted, shape_text, spec_shape
 from losslint.dynamic.trace import PRED, TRUE, Site
 from losslint.findings import Finding, Pass, RelatedLocation, Severity, sort_findings
 from losslint.rule import Rule
@@ -428,6 +428,15 @@ class PairContext:
     def rng(self) -> np.random.Generator:
         return self.model.rng
 
+    def assumed_targets(self) -> str:
+        """For a message: what the probe assumed when the script never called fit."""
+        if self.pair.target is not None:
+            return ""
+        return (
+            f" (the script never called fit, so targets shaped like the output "
+            f"{shape_text(spec_shape(self.output.values))} were assumed)"
+        )
+
     def fallback_site(self) -> Site | None:
         """The loss's def line, else the compile call."""
         if self.info.def_site is not None:
@@ -499,6 +508,9 @@ class RunsContext(PairContext):
     why: dict[int, str] = field(default_factory=dict)
     failure: str | None = None
     error: BaseException | None = None  # the failure checks explain (resolve, trace or first size)
+    # When every batch size failed: the run at the number of samples fit got, if it was tried
+    # (a loss holding an array with one row per training sample runs only there).
+    at_data_size: RunResult | None = None
 
     @property
     def shape_error(self) -> bool:

@@ -491,6 +491,9 @@ class _ModelProbe:
             runs.failure = "some-sizes" if ok else "all-sizes"
         failed = runs.failed_run
         runs.error = failed.error if failed is not None else None
+        data_size = int(self.fit.data_size) if self.fit is not None and self.fit.data_size else None
+        if runs.failure in ("trace", "all-sizes") and trace_run.error is None and data_size and data_size not in sizes:
+            runs.at_data_size = ctx.run(data_size)
         return runs
 
     # -- metrics -------------------------------------------------------------------------

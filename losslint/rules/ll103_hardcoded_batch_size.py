@@ -107,16 +107,35 @@ def _fixed_outside(ctx: FileContext, function: TensorFunction, name: cst.Name) -
 
 
 def probe(ctx: RunsContext) -> bool:
-    if ctx.failure != "some-sizes":
+    """The loss works at some batch sizes and fails at others, or works only traced at fixed
+    sizes (a Python int from `y_pred.shape` is None when fit traces), or works only at the
+    number of samples fit gets (it holds an array with one row per training sample)."""
+    site, at = ctx.failure_at()
+    label, name = ctx.info.label, ctx.output.name
+    fix = "use -1 (or `tf.shape(y_pred)[0]` / `keras.ops.shape(y_pred)[0]`) for the batch dimension, never a fixed size"
+    if ctx.failure == "some-sizes":
+        message = (
+            f"{label} on output '{name}' depends on the batch size: it works at batch size {ctx.sized(ctx.ok)} "
+            f"but fails at {ctx.sized(ctx.bad)}: {ctx.error_text}"
+        )
+    elif ctx.failure == "unknown-batch":
+        message = (
+            f"{label} on output '{name}' fails when traced with an unknown batch dimension (None), as "
+            f"Keras traces it in fit{at}, although it runs at fixed batch sizes{ctx.assumed_targets()}: {ctx.error_text}"
+        )
+        fix = "use dynamic shapes (`tf.shape(x)`/`keras.ops.shape(x)`) instead of Python ints from `x.shape`"
+    elif ctx.at_data_size is not None and ctx.at_data_size.error is None and ctx.at_data_size.total is not None:
+        data_size = ctx.at_data_size.size
+        message = (
+            f"{label} on output '{name}' runs only at batch size {data_size}, the number of samples fit gets: "
+            f"it fails at {ctx.sized(ctx.bad)}{at}: {ctx.error_text}; it holds an array (or a shape) with one "
+            "row per training sample, which a batch never has"
+        )
+        fix = ("give per-sample values to the loss through the data (`sample_weight=` in fit, or an extra "
+               "target column), not an array of the whole training set")
+    else:
         return False
-    site, _ = ctx.failure_at()
-    ctx.report(
-        RULE, site,
-        f"{ctx.info.label} on output '{ctx.output.name}' depends on the batch size: it works at "
-        f"batch size {ctx.sized(ctx.ok)} but fails at {ctx.sized(ctx.bad)}: {ctx.error_text}"
-        f"{static_batch_note(ctx.fit)}",
-        "use -1 (or `tf.shape(y_pred)[0]` / `keras.ops.shape(y_pred)[0]`) for the batch dimension, never a fixed size",
-    )
+    ctx.report(RULE, site, message + static_batch_note(ctx.fit), fix)
     return True
 
 
@@ -140,6 +159,7 @@ RULE = Rule(
     dynamic=True,
     summary="A loss or layer reshapes/tiles with a fixed batch dimension.",
     static_check=check,
+    # After LL111/LL105 (a tensor used as a bool, a symbolic tensor), which fail at any size.
     probes=(Probe(Stage.RUNS, probe, rank=2),),
     shape_dependent=True,
 )

@@ -1,6 +1,5 @@
-"""LL206 loss-probe-failed: the loss raises on tensors of the right shapes, or only when
-traced with an unknown batch dimension as fit traces it (see rules/LL206-loss-probe-failed.md).
-Dynamic only."""
+"""LL206 loss-probe-failed: the loss raises on tensors of the right shapes, and no other rule
+explains why (see rules/LL206-loss-probe-failed.md). Dynamic only."""
 
 from __future__ import annotations
 
@@ -9,26 +8,10 @@ from typing import TYPE_CHECKING
 from losslint.dynamic.describe import shape_text, spec_shape
 from losslint.findings import Pass, Severity
 from losslint.rule import Probe, Rule, Stage
-from losslint.rules.ll103_hardcoded_batch_size import static_batch_note
 from losslint.rules.ll205_label_encoding_mismatch import label_out_of_range
 
 if TYPE_CHECKING:
     from losslint.dynamic.context import RunsContext
-
-
-def probe_unknown_batch(ctx: RunsContext) -> bool:
-    """Runs at every fixed batch size, fails traced with a batch dimension of None."""
-    if ctx.failure != "unknown-batch":
-        return False
-    site, at = ctx.failure_at()
-    ctx.report(
-        RULE, site,
-        f"{ctx.info.label} fails on output '{ctx.output.name}' when traced with an unknown batch "
-        f"dimension (None), as Keras traces it in fit{at}, although it runs at fixed batch "
-        f"sizes{_assumed(ctx)}: {ctx.error_text}{static_batch_note(ctx.fit)}",
-        "use dynamic shapes (`tf.shape(x)`/`keras.ops.shape(x)`) instead of Python ints from `x.shape`",
-    )
-    return True
 
 
 def probe_failure(ctx: RunsContext) -> bool:
@@ -55,19 +38,10 @@ def probe_failure(ctx: RunsContext) -> bool:
     ctx.report(
         RULE, site,
         f"{ctx.info.label} raises on output '{ctx.output.name}' with y_true {target_shape or pred_shape} and y_pred "
-        f"{pred_shape}{at}{_assumed(ctx)}: {ctx.error_text}",
+        f"{pred_shape}{at}{ctx.assumed_targets()}: {ctx.error_text}",
         "make the loss run on tensors of these shapes (see the exception)",
     )
     return True
-
-
-def _assumed(ctx: RunsContext) -> str:
-    if ctx.pair.target is not None:
-        return ""
-    return (
-        f" (the script never called fit, so targets shaped like the output "
-        f"{shape_text(spec_shape(ctx.output.values))} were assumed)"
-    )
 
 
 RULE = Rule(
@@ -77,8 +51,7 @@ RULE = Rule(
     passes=(Pass.DYNAMIC,),
     dynamic=True,
     summary="The loss raises on dummy tensors of the right shapes.",
-    # After LL111/LL105 (what fails is a tensor used as a bool, or a symbolic tensor); the
-    # generic failure last of all.
-    probes=(Probe(Stage.RUNS, probe_unknown_batch, rank=2), Probe(Stage.RUNS, probe_failure, rank=5)),
+    # The generic failure, after every rule that explains one.
+    probes=(Probe(Stage.RUNS, probe_failure, rank=5),),
     shape_dependent=True,
 )

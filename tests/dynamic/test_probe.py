@@ -255,7 +255,7 @@ def test_python_if_on_a_tensor():
 
 def test_unknown_batch_dimension_failure():
     findings = probe(dense_model(3), X, RNG.random((100, 3)), loss=ul.zeros_like_shape_loss)
-    assert codes(findings) == ["LL206"]
+    assert codes(findings) == ["LL103"]  # the batch dimension, as fit traces it (issue 13, class 1)
     (f,) = findings
     check_common(f, line_of("tf.zeros(y_pred.shape)"))
     assert "unknown batch dimension (None)" in f.message
