@@ -489,6 +489,36 @@ class PairContext:
             result.site = exception_site(exc, self.user, result.concrete)
         return result
 
+    def non_finite_site(self, y_true: np.ndarray, y_pred: np.ndarray) -> Site | None:
+        """The user's line of the first op that produces NaN/Inf on these inputs: the trace
+        returns every floating-point intermediate made in user code, in creation order."""
+        sites: list[Site] = []
+        user = self.user
+        path = self.path
+        assert path is not None
+
+        def fetch_all(y_true: Any, y_pred: Any) -> list[Any]:
+            path(y_true, y_pred)
+            fetches = []
+            for op in tf.compat.v1.get_default_graph().get_operations():
+                site = trace.op_site(op, user)  # type: ignore[arg-type]
+                if site is None:
+                    continue
+                for t in op.outputs:
+                    if t.dtype.is_floating:
+                        fetches.append(t)
+                        sites.append(site)
+            return fetches
+
+        try:
+            values = tf.function(fetch_all, autograph=False)(tf.constant(y_true), tf.constant(y_pred))
+        except Exception:  # noqa: BLE001
+            return None
+        for value, site in zip(values, sites):
+            if not np.all(np.isfinite(np.asarray(value))):
+                return site
+        return None
+
     def ops(self, run: RunResult) -> list[trace.OpInfo]:
         """The ops of a traced run, with the roles (y_true, y_pred) their inputs depend on."""
         return trace.walk(run.concrete, [TRUE, PRED], self.user)  # type: ignore[arg-type]
@@ -563,35 +593,8 @@ class RunsContext(PairContext):
         return None
 
     def numerics_site(self, size: int) -> Site | None:
-        """The user's line of the first op that produces NaN/Inf at batch `size`: the trace
-        returns every floating-point intermediate made in user code, in creation order."""
-        sites: list[Site] = []
-        user = self.user
-        path = self.path
-
-        def fetch_all(y_true: Any, y_pred: Any) -> list[Any]:
-            path(y_true, y_pred)
-            fetches = []
-            for op in tf.compat.v1.get_default_graph().get_operations():
-                site = trace.op_site(op, user)  # type: ignore[arg-type]
-                if site is None:
-                    continue
-                for t in op.outputs:
-                    if t.dtype.is_floating:
-                        fetches.append(t)
-                        sites.append(site)
-            return fetches
-
-        try:
-            values = tf.function(fetch_all, autograph=False)(
-                tf.constant(tile(self.target, size).astype(np.float32)), tf.constant(tile(self.output.values, size)),
-            )
-        except Exception:  # noqa: BLE001
-            return None
-        for value, site in zip(values, sites):
-            if not np.all(np.isfinite(np.asarray(value))):
-                return site
-        return None
+        """The user's line of the first op that produces NaN/Inf at batch `size`."""
+        return self.non_finite_site(tile(self.target, size).astype(np.float32), tile(self.output.values, size))
 
 
 @dataclass
