@@ -99,6 +99,22 @@ def probe_runs(ctx: RunsContext) -> bool:
     return True
 
 
+def probe_len(ctx: RunsContext) -> bool:
+    """`len(y_pred)` or `len(y_true)`: a loss written for the list of all outputs. Keras calls it
+    once per output, with that output's tensor, whose len() is unknown when fit traces it."""
+    if ctx.failure not in ("unknown-batch", "trace", "all-sizes") or "len is not well defined" not in str(ctx.error):
+        return False
+    site, at = ctx.failure_at()
+    ctx.report(
+        RULE, site,
+        f"{ctx.info.label} takes len() of a tensor it gets{at}, as if y_true/y_pred were the list of the "
+        f"model's outputs: Keras calls a loss once per output with that output's tensor (here output "
+        f"'{ctx.output.name}'), whose len() is the batch size, unknown when fit traces it: {ctx.error_text}",
+        "give each output its own loss (a list or dict in compile) and weigh them with `loss_weights`",
+    )
+    return True
+
+
 def probe_values(ctx: ValuesContext) -> bool:
     """The trace indexes the batch axis; the measurements of LL208 say what it does."""
     indexes = batch_indexes(ctx.ops)
@@ -136,6 +152,8 @@ RULE = Rule(
     summary="`y_true[0]`/`y_pred[1]` in a loss takes a sample, not an output.",
     static_check=check,
     probes=(
+        # Before LL105: TF calls y_pred a "symbolic Tensor" when len() fails on it.
+        Probe(Stage.RUNS, probe_len, rank=0),
         # Before LL103: a failure on small batches out of bounds is this index's.
         Probe(Stage.RUNS, probe_runs, rank=2),
         # After LL109 (no gradient at all), before LL208, whose measurements it reports.
