@@ -489,6 +489,13 @@ class PairContext:
             result.site = exception_site(exc, self.user, result.concrete)
         return result
 
+    def evaluate(
+        self, y_true: np.ndarray, y_pred: np.ndarray, gradient: bool = True,
+    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """(total, per-sample values, gradient w.r.t. y_pred) at other inputs; raises what the loss raises."""
+        assert self.path is not None
+        return value_and_grad(self.path, tf.constant(y_true), tf.constant(y_pred), gradient=gradient)
+
     def non_finite_site(self, y_true: np.ndarray, y_pred: np.ndarray) -> Site | None:
         """The user's line of the first op that produces NaN/Inf on these inputs: the trace
         returns every floating-point intermediate made in user code, in creation order."""
@@ -622,12 +629,6 @@ class ValuesContext(PairContext):
     total: float = 0.0
     per: np.ndarray | None = None
     grad: np.ndarray | None = None
-
-    def evaluate(
-        self, y_true: np.ndarray, y_pred: np.ndarray, gradient: bool = True,
-    ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
-        """(total, per-sample values, gradient w.r.t. y_pred) at other inputs; raises what the loss raises."""
-        return value_and_grad(self.path, tf.constant(y_true), tf.constant(y_pred), gradient=gradient)
 
     def dependence(self) -> tuple[dict[int, set[int]], dict[int, set[int]]] | None:
         """For each sample i, the other samples j whose prediction (first dict) or target

@@ -159,7 +159,8 @@ RULE = Rule(
     dynamic=True,
     summary="A loss or layer reshapes/tiles with a fixed batch dimension.",
     static_check=check,
-    # After LL111/LL105 (a tensor used as a bool, a symbolic tensor), which fail at any size.
-    probes=(Probe(Stage.RUNS, probe, rank=2),),
+    # After LL111/LL105 (a tensor used as a bool, a symbolic tensor), which fail at any size, and
+    # after LL102/LL208 (an index on the batch axis, samples grouped), which explain the sizes.
+    probes=(Probe(Stage.RUNS, probe, rank=3),),
     shape_dependent=True,
 )

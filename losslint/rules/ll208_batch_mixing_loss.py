@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from losslint.dynamic.capture import and_join
+from losslint.dynamic.describe import fmt
 from losslint.dynamic.trace import OpInfo, Site, shape_of
 from losslint.findings import Pass, Severity
 from losslint.rule import Probe, Rule, Stage
@@ -13,7 +14,7 @@ from losslint.rule import Probe, Rule, Stage
 if TYPE_CHECKING:
     import numpy as np
 
-    from losslint.dynamic.context import ValuesContext
+    from losslint.dynamic.context import RunsContext, ValuesContext
 
 MIXING_FIX = (
     "compute the loss per sample (no integer index, reshape or reduction across the batch axis); for a joint "
@@ -68,6 +69,41 @@ def probe(ctx: ValuesContext) -> bool:
         evidence.append(f"`{site.text}` (line {site.line}) combines values across the batch axis")
     ctx.report(RULE, site, f"{ctx.info.label} on output '{ctx.output.name}' mixes samples: " + "; ".join(evidence),
                MIXING_FIX)
+    return True
+
+
+def probe_runs(ctx: RunsContext) -> bool:
+    """The loss runs only at some batch sizes, and where it runs a sample's loss depends on its
+    neighbours: permuting the batch changes the loss (`reshape(y_pred, (-1, 2))` pairs samples).
+    Before LL103, which would only say that it depends on the batch size."""
+    if ctx.failure != "some-sizes":
+        return False
+    import numpy as np
+
+    from losslint.dynamic.context import tile
+
+    size = min(ctx.ok)
+    if size < 2:
+        return False
+    y_true = tile(ctx.target, size).astype(np.float32)
+    y_pred = tile(ctx.output.values, size)
+    shift = np.roll(np.arange(size), 1)
+    try:
+        total = ctx.evaluate(y_true, y_pred, gradient=False)[0]
+        shifted = ctx.evaluate(y_true[shift], y_pred[shift], gradient=False)[0]
+    except Exception:  # noqa: BLE001 - the RUNS failure is reported by LL103
+        return False
+    if not (np.isfinite(total) and np.isfinite(shifted)) or _close(np.array(total), np.array(shifted)):
+        return False
+    site, at = ctx.failure_at()
+    ctx.report(
+        RULE, site,
+        f"{ctx.info.label} on output '{ctx.output.name}' mixes samples: at batch size {size} moving every "
+        f"sample one place along the batch changes the loss ({fmt(total)} -> {fmt(shifted)}), so a sample's "
+        f"loss depends on its neighbours (a reshape that groups the batch, e.g. into pairs); and it fails at "
+        f"batch size {ctx.sized(ctx.bad)}{at}: {ctx.error_text}",
+        MIXING_FIX,
+    )
     return True
 
 
@@ -134,5 +170,9 @@ RULE = Rule(
     summary="Sample i's loss depends on another sample's prediction or target.",
     # After LL109 (no gradient at all) and LL102 (an integer index on the batch axis, which
     # the same measurements confirm); before LL110/LL209, which a mixing loss would confuse.
-    probes=(Probe(Stage.VALUES, probe, rank=1),),
+    probes=(
+        # After LL102's batch-index failure, before LL103's batch-size dependence.
+        Probe(Stage.RUNS, probe_runs, rank=2),
+        Probe(Stage.VALUES, probe, rank=1),
+    ),
 )
