@@ -45,20 +45,18 @@ def replicate(target: Path, min_files: int) -> None:
 
 
 def materialise(cache: Path, mirror: Path) -> Path:
-    """The manifest's scripts under `cache` (written once), read with `git show` from the snapshots."""
+    """The manifest's scripts under `cache` (written once), read from the git snapshots the
+    way bench/dynamic_corpus.py reads its own."""
+    from dynamic_corpus import BenchError, Entry
+    from dynamic_corpus import materialise as materialise_entry
+
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
-    for entry in manifest["entries"]:
-        repo, commit = entry["repo"], entry["commit"]
-        git_dir = mirror / repo.replace("/", "+") / "repo"
-        for path in entry["paths"]:
-            target = cache / repo.replace("/", "+") / commit[:12] / path
-            if target.exists():
-                continue
-            shown = subprocess.run(["git", "--git-dir", str(git_dir), "show", f"{commit}:{path}"], capture_output=True)
-            if shown.returncode != 0:
-                sys.exit(f"cannot read {repo}:{path} at {commit[:12]} from {git_dir}: fetch github:{repo} first")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(shown.stdout)
+    try:
+        for item in manifest["entries"]:
+            for path in item["paths"]:
+                materialise_entry(Entry(repo=item["repo"], commit=item["commit"], path=path, why=""), cache, mirror)
+    except BenchError as error:
+        sys.exit(str(error))
     return cache
 
 

@@ -489,6 +489,10 @@ class PairContext:
             result.site = exception_site(exc, self.user, result.concrete)
         return result
 
+    def rows(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(y_true, y_pred) at batch `size`, float32: the target and output rows, tiled."""
+        return tile(self.target, size).astype(np.float32), tile(self.output.values, size)
+
     def evaluate(
         self, y_true: np.ndarray, y_pred: np.ndarray, gradient: bool = True,
     ) -> tuple[float, np.ndarray | None, np.ndarray | None]:
@@ -542,6 +546,7 @@ class RunsContext(PairContext):
     trace_run: RunResult | None = None
     runs: dict[int, RunResult] = field(default_factory=dict)
     sizes: list[int] = field(default_factory=list)
+    analysis: int = 0  # the size whose trace the GRAPH and VALUES checks see
     why: dict[int, str] = field(default_factory=dict)
     failure: str | None = None
     error: BaseException | None = None  # the failure checks explain (resolve, trace or first size)
@@ -601,7 +606,7 @@ class RunsContext(PairContext):
 
     def numerics_site(self, size: int) -> Site | None:
         """The user's line of the first op that produces NaN/Inf at batch `size`."""
-        return self.non_finite_site(tile(self.target, size).astype(np.float32), tile(self.output.values, size))
+        return self.non_finite_site(*self.rows(size))
 
 
 @dataclass

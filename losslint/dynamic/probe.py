@@ -49,8 +49,6 @@ from losslint.dynamic.context import (
     loss_path,
     metric_path,
     synthetic_target,
-    tile,
-    value_and_grad,
 )
 from losslint.dynamic.describe import leaves, loss_leaves
 from losslint.dynamic.trace import UserFiles
@@ -421,17 +419,16 @@ class _ModelProbe:
         if info.kind == "builtin":
             self._stage(Stage.BUILTIN, ctx)
             return
-        size = self._analysis_size(ctx)
+        size = runs.analysis
         run = runs.runs.get(size)
         if run is None or run.concrete is None:
             return
         graph = GraphContext(model, pair, info, resolved, ctx.path, target, ops=ctx.ops(run), size=size)
         if self._stage(Stage.GRAPH, graph):
             return  # a broadcast: the numbers below would only echo it
-        y_true = tile(target, size).astype(np.float32)
-        y_pred = tile(pair.output.values, size)
+        y_true, y_pred = ctx.rows(size)
         try:
-            total, per, grad = value_and_grad(ctx.path, tf.constant(y_true), tf.constant(y_pred))  # type: ignore[arg-type]
+            total, per, grad = ctx.evaluate(y_true, y_pred)
         except Exception:  # noqa: BLE001 - second evaluation failing eagerly: nothing more to learn
             return
         if not np.isfinite(total):
@@ -445,13 +442,9 @@ class _ModelProbe:
         dims = set(ctx.output.values.shape[1:]) | set(ctx.target.shape[1:])
         return [s for s in _SMALL_SIZES if s not in dims][:2] or [3, 5]
 
-    def _analysis_size(self, ctx: PairContext) -> int:
-        """The batch size whose trace the GRAPH and VALUES checks see: a small one that is no
-        dimension of the targets or outputs."""
-        return self._small_sizes(ctx)[0]
-
-    def _sizes(self, ctx: PairContext) -> tuple[list[int], dict[int, str]]:
-        """The batch sizes to run, and why each size is there."""
+    def _sizes(self, ctx: PairContext) -> tuple[list[int], int, dict[int, str]]:
+        """The batch sizes to run, the one whose trace the GRAPH and VALUES checks see (a small
+        one that is no dimension of the targets or outputs), and why each size is there."""
         small = self._small_sizes(ctx)
         why: dict[int, str] = {}
         fit = self.fit
@@ -475,14 +468,15 @@ class _ModelProbe:
                 why[last] = f"the last partial batch: {fit.data_size} samples, batch_size {fit.batch_size}"
                 if last not in sizes:
                     sizes.insert(1, last)
-        return sizes, why
+        return sizes, small[0], why
 
     def _runs(self, ctx: PairContext) -> RunsContext:
         """Trace like fit, then run at each batch size, and say what failed."""
         trace_run = ctx.run(None)
-        sizes, why = self._sizes(ctx)
+        sizes, analysis, why = self._sizes(ctx)
         runs = RunsContext(ctx.model, ctx.pair, ctx.info, ctx.resolved, ctx.path, ctx.target,
-                           trace_run=trace_run, runs={size: ctx.run(size) for size in sizes}, sizes=sizes, why=why)
+                           trace_run=trace_run, runs={size: ctx.run(size) for size in sizes}, sizes=sizes,
+                           analysis=analysis, why=why)
         ok, bad = runs.ok, runs.bad
         if trace_run.error is not None:
             # Runs at every fixed batch size: it is the unknown batch dimension that fails.
@@ -539,7 +533,7 @@ class _ModelProbe:
         runs = self._runs(ctx)
         if self._stage(Stage.RUNS, runs) or runs.failure is not None:
             return
-        size = self._analysis_size(ctx)
+        size = runs.analysis
         run = runs.runs.get(size)
         if run is None or run.concrete is None:
             return

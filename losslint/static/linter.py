@@ -119,7 +119,6 @@ def lint_source(
     except (ValueError, RecursionError, MemoryError) as error:
         detail = str(error) or "too deeply nested or too large for the parser"  # MemoryError() has no text
         raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {detail}"))
-    module = None
     if not raw and _RELEVANT.search(source):
         try:
             module = cst.parse_module(source)
@@ -129,7 +128,6 @@ def lint_source(
         except RecursionError:
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report
-    if module is not None:
         try:
             ctx = file_context(path, source, module, external)
         except RecursionError:
