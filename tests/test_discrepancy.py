@@ -19,8 +19,9 @@ from losslint.dynamic.sandbox import Interceptor, StopBeforeTraining  # noqa: E4
 CASES = FIXTURES / "LL302-loss-discrepancy"
 
 
-def capture(name: str):
-    """Run a fixture script up to fit in this process; its compile and fit records."""
+def capture(name: str | Path):
+    """Run a fixture script (a name in CASES, or a path) up to fit in this process; its compile
+    and fit records."""
     script = str((CASES / name).resolve())
     interceptor = Interceptor(lambda filename: filename == script)
     interceptor.install()

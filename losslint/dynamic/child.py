@@ -20,6 +20,7 @@ from typing import Any
 
 from losslint import registry
 from losslint.dynamic.capture import SourceLine, and_join
+from losslint.dynamic.environment import one_line
 from losslint.findings import Finding, Pass
 
 _LEGACY_VALUES = ("1", "true", "True", "yes")
@@ -143,11 +144,8 @@ class Child:
         failure = self.execution.failure
         if failure is not None:
             error, tb = failure
-            lines = [line for line in str(error).strip().splitlines() if line.strip()]
-            # Keras' own messages go on for lines: the first says what failed.
-            text = f"{type(error).__name__}: {lines[0].strip()}" if lines else type(error).__name__
             self.script_failed(
-                f"the script raised before reaching fit: {text}",
+                f"the script raised before reaching fit: {one_line(error)}",
                 self.user_frame(tb),
                 "fix the error: the dynamic pass needs the script to run up to model.fit(...)",
             )
@@ -342,7 +340,7 @@ class Child:
             except Exception as error:
                 self.notes.append(
                     f"{self.script.name}: internal error while measuring the train_step of model "
-                    f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
+                    f"`{getattr(record.model, 'name', '?')}`: {one_line(error)}"
                 )
             coverage = Coverage(guess_inputs=bool(self.execution.skips or self.ledger.uses), step_measured=measured)
             coverages.append((record, coverage))
@@ -361,7 +359,7 @@ class Child:
             except Exception as error:  # one model's probe failure must not lose the others
                 self.notes.append(
                     f"{self.script.name}: internal error while probing model "
-                    f"`{getattr(record.model, 'name', '?')}`: {type(error).__name__}: {error}"
+                    f"`{getattr(record.model, 'name', '?')}`: {one_line(error)}"
                 )
         return coverages
 

@@ -16,6 +16,9 @@ from typing import Any
 
 from losslint import registry
 from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
+from losslint.dynamic.context import line_span
+from losslint.dynamic.step_trace import trace_step
+from losslint.dynamic.trace import OpInfo, Site, UserFiles
 from losslint.findings import Finding, Pass, RelatedLocation
 from losslint.rule import Rule, Stage
 
@@ -200,6 +203,8 @@ def measure_model(model: Any, batch: tuple) -> Measurement:
     data = (x, y) if sample_weight is None else (x, y, sample_weight)
     size = int(tf.nest.flatten(x)[0].shape[0])
     m = Measurement(batch_size=size)
+    if not model.built:  # a subclassed model is built by its first call, which fit makes first
+        model(x, training=False)
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
 
@@ -293,23 +298,30 @@ class StepCheck:
 @dataclass
 class StepContext:
     """What a STEP check sees: the measurement of a custom train_step on the real batch, the
-    step's `def` line and the compile call."""
+    ops of the step traced on that batch's shapes (targets labelled y_true, the model's outputs
+    y_pred), the step's `def` line and the compile call."""
 
     measurement: Measurement
     where: SourceLine
     compile_where: SourceLine | None
+    ops: list[OpInfo] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
 
-    def report(self, rule: Rule, message: str, fix: str) -> None:
-        """A finding at the train_step's name."""
-        where = self.where
+    def report(self, rule: Rule, message: str, fix: str, site: Site | None = None) -> None:
+        """A finding at `site`, a line of the step, or else at the train_step's name."""
         related: tuple[RelatedLocation, ...] = ()
         if self.compile_where is not None:
             c = self.compile_where
             related = (RelatedLocation(c.path, c.line, c.column, "compile call"),)
+        if site is not None:
+            path, line = site.path, site.line
+            column, end = line_span(path, line)
+        else:
+            path, line, column = self.where.path, self.where.line, self.where.column
+            end = column + 3
         self.findings.append(Finding(
-            code=rule.code, name=rule.name, severity=rule.severity, path=where.path, line=where.line,
-            column=where.column, end_line=where.line, end_column=where.column + 3, message=message,
+            code=rule.code, name=rule.name, severity=rule.severity, path=path, line=line,
+            column=column, end_line=line, end_column=max(end, column + 1), message=message,
             fix=fix, pass_=Pass.DYNAMIC, related=related,
         ))
 
@@ -318,16 +330,16 @@ def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset
     """The STEP checks' findings for one compiled model whose class defines its own train_step."""
     model = compile.model
     steps = overridden_steps(model)
-    if "train_step" not in steps or model.optimizer is None:
+    if not {"train_step", "compute_loss"} & set(steps) or model.optimizer is None:
         return StepCheck()
     batch = fit.batch if fit is not None and fit.batch is not None and fit.batch[1] is not None else None
     if batch is None:
         return StepCheck()  # no real targets to measure with
     m = measure_model(model, batch)
-    where = _definition_line(steps["train_step"]) or compile.where
+    where = _definition_line(steps.get("train_step") or steps["compute_loss"]) or compile.where
     if where is None:
         return StepCheck()
-    ctx = StepContext(m, where, compile.where)
+    ctx = StepContext(m, where, compile.where, trace_step(model, batch, UserFiles(user_files)))
     for check in registry.dynamic_checks(Stage.STEP):
         if check(ctx):
             break

@@ -43,9 +43,17 @@ class Reason:
     module: str | None = None  # the missing module
 
 
-def _one_line(error: BaseException) -> str:
+_LONGEST = 300  # characters of a message's first line that a one-line report keeps
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: first line of the message`: Keras' own messages go on for lines (and some print
+    whole tensors), the first says what failed."""
     text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text and text[0] else type(error).__name__
+    if not text or not text[0]:
+        return type(error).__name__
+    first = text[0] if len(text[0]) <= _LONGEST else text[0][: _LONGEST - 3].rstrip() + "..."
+    return f"{type(error).__name__}: {first}"
 
 
 def network_block(error: BaseException) -> str | None:
@@ -88,7 +96,7 @@ def environment_reason(
     error: BaseException, met_standin: bool, ledger: Ledger, is_user_file: Callable[[str], bool],
 ) -> Reason | None:
     """The environment's reason for `error`, or None when it is the user's own failure."""
-    text = _one_line(error)
+    text = one_line(error)
     blocked = network_block(error)
     if blocked is not None:
         return Reason("network", blocked)

@@ -115,16 +115,20 @@ class OpInfo:
         return shape_of(self.op.outputs[index]) if len(self.op.outputs) > index else None
 
 
-def walk(concrete: Any, roles: list[str | None], user: UserFiles) -> list[OpInfo]:
+def walk(
+    concrete: Any, roles: list[str | None], user: UserFiles, marks: dict[str, str] | None = None,
+) -> list[OpInfo]:
     """Every op of `concrete`'s graph and of the graphs it calls, in creation order, with the
-    roles of its inputs. `roles[i]` labels the i-th placeholder of the concrete function."""
+    roles of its inputs. `roles[i]` labels the i-th placeholder of the concrete function;
+    `marks` labels the outputs of ops whose name (below its scopes) starts with a key (a tensor computed inside
+    the traced function, such as the model's output in a train_step) with that key's role."""
     graph = concrete.graph
     seeds: dict[str, tuple[frozenset[str], str | None]] = {}
     for tensor, role in zip(graph.inputs, roles):
         if role is not None:
             seeds[tensor.name] = (frozenset({role}), role)
     out: list[OpInfo] = []
-    _walk_graph(graph, seeds, user, out, [graph], depth=0)
+    _walk_graph(graph, seeds, user, out, [graph], depth=0, marks=marks or {})
     return out
 
 
@@ -135,6 +139,7 @@ def _walk_graph(
     out: list[OpInfo],
     graphs: list[Any],
     depth: int,
+    marks: dict[str, str],
 ) -> None:
     roles: dict[str, frozenset[str]] = {name: r for name, (r, _) in seeds.items()}
     direct: dict[str, str | None] = {name: d for name, (_, d) in seeds.items()}
@@ -144,10 +149,16 @@ def _walk_graph(
         union = frozenset().union(*in_roles) if in_roles else frozenset()
         info = OpInfo(op, op_site(op, user), in_roles, in_direct, union)
         out.append(info)
-        if union:
+        base = op.name.rsplit("/", 1)[-1]  # below the name scopes (a Keras model opens its own)
+        mark = next((role for prefix, role in marks.items() if base.startswith(prefix)), None)
+        if mark is not None:
+            for t in op.outputs:
+                roles[t.name] = frozenset({mark})
+                direct[t.name] = mark
+        elif union:
             for t in op.outputs:
                 roles[t.name] = union
-        if op.type in _TRANSPARENT and in_direct and in_direct[0] is not None:
+        if mark is None and op.type in _TRANSPARENT and in_direct and in_direct[0] is not None:
             for t in op.outputs:
                 direct[t.name] = in_direct[0]
         if depth < 8:
@@ -159,7 +170,7 @@ def _walk_graph(
                         r = in_roles[i + offset]
                         if r:
                             inner_seeds[t.name] = (r, in_direct[i + offset])
-                _walk_graph(inner, inner_seeds, user, out, [inner, *graphs], depth + 1)
+                _walk_graph(inner, inner_seeds, user, out, [inner, *graphs], depth + 1, marks)
 
 
 def _called_graphs(op: Any, graphs: list[Any]) -> Iterator[Any]:

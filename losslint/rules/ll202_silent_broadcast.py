@@ -1,5 +1,6 @@
-"""LL202 silent-broadcast: an elementwise op of the traced loss (or function metric) combines
-y_true and y_pred into a larger tensor (see rules/LL202-silent-broadcast.md). Dynamic only."""
+"""LL202 silent-broadcast: an elementwise op of the traced loss (or function metric), or of the
+loss a custom train_step computes by hand, combines y_true and y_pred into a larger tensor (see
+rules/LL202-silent-broadcast.md). Dynamic only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from losslint.rule import Probe, Rule, Stage
 
 if TYPE_CHECKING:
     from losslint.dynamic.context import GraphContext
+    from losslint.dynamic.discrepancy import StepContext
 
 # Element-wise ops that broadcast their inputs (numpy rules).
 BROADCASTING_OPS = frozenset({
@@ -56,14 +58,19 @@ def broadcasts(ops: list[OpInfo]) -> list[Broadcast]:
     return found
 
 
+def _combined(bc: Broadcast) -> str:
+    """`(3,) - (3, 1)`, or `Op((3,), (3, 1))` for an op without a symbol."""
+    symbol = _OP_SYMBOL.get(bc.op_type)
+    shapes = [shape_text(s) for s in bc.in_shapes]
+    return f" {symbol} ".join(shapes) if symbol else f"{bc.op_type}({', '.join(shapes)})"
+
+
 def probe(ctx: GraphContext) -> bool:
     """A broadcast explains any odd value of the loss: the VALUES checks would only echo it."""
     found = broadcasts(ctx.ops)
     what = "metric" if ctx.metric else "loss"
     for bc in found:
-        symbol = _OP_SYMBOL.get(bc.op_type)
-        shapes = [shape_text(s) for s in bc.in_shapes]
-        combined = f" {symbol} ".join(shapes) if symbol else f"{bc.op_type}({', '.join(shapes)})"
+        combined = _combined(bc)
         why = (
             "Keras 3 aligns the target's rank only for a loss *function* given to compile, not "
             + ("for a function metric" if ctx.metric else "for a keras.losses.Loss subclass's `call`")
@@ -81,6 +88,24 @@ def probe(ctx: GraphContext) -> bool:
     return bool(found)
 
 
+def step_probe(ctx: StepContext) -> bool:
+    """The same broadcast in a loss that a custom train_step computes by hand: it explains the
+    step's odd loss, so LL302's measurement would only echo it."""
+    found = broadcasts(ctx.ops)
+    for bc in found:
+        ctx.report(
+            RULE,
+            f"`{bc.site.text}` in `{bc.site.function}` broadcasts the targets against the model's output: "
+            f"{_combined(bc)} -> {shape_text(bc.out_shape)} on the real batch of {ctx.measurement.batch_size}: "
+            "every target is compared with every prediction, and the step trains on that value without an "
+            "error (Keras aligns the target's rank only for a loss given to compile)",
+            "give the targets the output's shape before the loss: `y = keras.ops.reshape(y, keras.ops.shape(y_pred))` "
+            "(or targets of shape (N, 1) in fit), or compute the loss with `self.compute_loss(x, y, y_pred)`",
+            site=bc.site,
+        )
+    return bool(found)
+
+
 RULE = Rule(
     code="LL202",
     name="silent-broadcast",
@@ -88,5 +113,5 @@ RULE = Rule(
     passes=(Pass.DYNAMIC,),
     dynamic=True,
     summary="An elementwise op broadcasts y_true against y_pred into a larger tensor.",
-    probes=(Probe(Stage.GRAPH, probe),),
+    probes=(Probe(Stage.GRAPH, probe), Probe(Stage.STEP, step_probe)),
 )
