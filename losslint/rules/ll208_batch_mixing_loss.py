@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from losslint.dynamic.capture import and_join
 from losslint.dynamic.describe import fmt
-from losslint.dynamic.trace import OpInfo, Site, shape_of
+from losslint.dynamic.trace import OpInfo, Site, num_elements, shape_of
 from losslint.findings import Pass, Severity
 from losslint.rule import Probe, Rule, Stage
 
@@ -62,7 +62,7 @@ def mixing_evidence(ctx: ValuesContext) -> list[str] | None:
 def probe(ctx: ValuesContext) -> bool:
     evidence = mixing_evidence(ctx)
     if not evidence:
-        return False
+        return _batch_statistics(ctx)
     mixing = batch_mixing_sites(ctx.ops, ctx.size)
     site = mixing[0] if mixing else ctx.info.def_site
     if mixing:
@@ -102,6 +102,71 @@ def probe_runs(ctx: RunsContext) -> bool:
         MIXING_FIX,
     )
     return True
+
+
+def _batch_statistics(ctx: ValuesContext) -> bool:
+    """A loss that returns one value for the batch and centres or scales the targets or
+    predictions by a statistic of every value of the batch (`y_pred - mean(y_pred)` with no
+    axis, the flattened Pearson correlation), where each sample has several values whose own
+    statistics were meant. With one value per sample a batch correlation is the design (there
+    are no per-sample statistics to take): left alone. Confirmed by measurement: the loss of
+    the batch is not the mean of the losses of its two halves."""
+    import numpy as np
+
+    n = ctx.size
+    per_sample_values = int(np.prod(ctx.output.values.shape[1:]))
+    if n < 2 or per_sample_values < 2 or ctx.y_true is None or ctx.y_pred is None:
+        return False
+    if ctx.per is not None and ctx.per.ndim >= 1 and ctx.per.shape[0] == n:
+        return False  # per-sample values: mixing_evidence's Jacobian decides
+    sites = batch_statistics_sites(ctx.ops, n * per_sample_values)
+    if not sites:
+        return False
+    half = n // 2
+    try:
+        first = ctx.evaluate(ctx.y_true[:half], ctx.y_pred[:half], gradient=False)[0]
+        second = ctx.evaluate(ctx.y_true[half:2 * half], ctx.y_pred[half:2 * half], gradient=False)[0]
+        whole = ctx.evaluate(ctx.y_true[:2 * half], ctx.y_pred[:2 * half], gradient=False)[0]
+    except Exception:  # noqa: BLE001 - a loss that fails at other sizes is LL103's
+        return False
+    parts = np.array([first, second, whole], dtype=np.float64)
+    if not np.all(np.isfinite(parts)) or _close(np.array(whole), np.array((first + second) / 2)):
+        return False
+    site = sites[0]
+    ctx.report(
+        RULE, site,
+        f"{ctx.info.label} on output '{ctx.output.name}' mixes samples: `{site.text}` (line {site.line}) centres or "
+        f"scales by one statistic of every value of the batch ({n} samples x {per_sample_values} values), where each "
+        f"sample has {per_sample_values} values of its own; each sample's contribution depends on every other "
+        f"sample: measured, the loss of {2 * half} samples ({fmt(whole)}) is not the mean of the losses of its two "
+        f"halves ({fmt(first)} and {fmt(second)})",
+        "take the statistics of each sample over its own values, e.g. "
+        "`keras.ops.mean(y_pred, axis=-1, keepdims=True)` (as keras.metrics.PearsonCorrelation does with axis=-1)",
+    )
+    return True
+
+
+_PASS_THROUGH = frozenset({"Identity", "Cast", "Reshape", "Squeeze", "ExpandDims"})
+
+
+def batch_statistics_sites(ops: list[OpInfo], batch_values: int) -> list[Site]:
+    """User-code ops that subtract from (or divide) a tensor of every value of the batch a
+    single number reduced from a tensor of as many values: `y_pred - mean(y_pred)`."""
+    found: list[Site] = []
+    for info in ops:
+        if info.site is None or info.type not in ("Sub", "RealDiv", "Div") or len(info.op.inputs) != 2:
+            continue
+        whole, stat = info.op.inputs
+        if not info.in_roles[0] or num_elements(shape_of(whole)) != batch_values:
+            continue
+        if num_elements(shape_of(stat)) != 1:
+            continue
+        producer = stat.op
+        while producer.type in _PASS_THROUGH and len(producer.inputs):
+            producer = producer.inputs[0].op
+        if producer.type in _REDUCTIONS and num_elements(shape_of(producer.inputs[0])) == batch_values:
+            found.append(info.site)
+    return found
 
 
 def _dependence_text(ctx: ValuesContext) -> str | None:
