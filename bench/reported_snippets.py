@@ -28,7 +28,8 @@ hard, recorded in the manifest), so that a miss reads with its likely reason. To
 (hits / bugs), recall at any line, entries with at least one bug hit; precision of the findings
 on the buggy entries (a finding is right when it hits one of the entry's bugs or its code is in
 the entry's `also` list: other real catalogue problems in the same source, e.g. a Keras 2 API);
-clean rate of the fixed entries (no finding outside their `also` list).
+clean rate of the fixed entries (no finding outside their `also` list); and the traits of the
+bugs not hit, counted, most frequent first.
 
 -k keeps the entries whose id or source contains a substring; --json writes the per-entry
 results. Exit status 1 when an entry cannot be read (missing snapshot, changed snippet), else 0:
@@ -223,6 +224,16 @@ def report(outcomes: list[Outcome]) -> dict[str, object]:
     print(f"  buggy entries that do not parse (LL001): {unparsed}")
     print(f"  precision of the findings on buggy entries: {pct(right, len(findings))}")
     print(f"  fixed entries clean: {pct(clean, len(fixed))}")
+    # What the bugs not hit have in common (an entry's traits apply to each of its bugs): the
+    # first places to look when improving recall.
+    traits: dict[str, int] = {}
+    for o in buggy:
+        for cls in o.classes:
+            if cls != "hit":
+                for trait in o.snippet.traits or ("-",):
+                    traits[trait] = traits.get(trait, 0) + 1
+    ranked = sorted(traits.items(), key=lambda item: (-item[1], item[0]))
+    print(f"  bugs not hit, by trait: {', '.join(f'{t} {c}' for t, c in ranked) or '-'}")
     return {
         "buggy_entries": len(buggy), "bugs": n, **counts, "entries_hit": entries_hit,
         "findings_on_buggy": len(findings), "findings_right": right,
