@@ -81,3 +81,11 @@ def test_compiled_loss_reached_through_the_step_is_left_to_the_compile_probes(tm
     ops = trace_step(compile_record.model, fit.batch, UserFiles([path]))
     assert any(info.out_roles >= {TRUE, PRED} for info in ops)  # the step's own ops are labelled
     assert broadcasts(ops) == []
+
+
+def test_in_process_probe_traces_the_step() -> None:
+    import losslint.api
+
+    compile_record, fit, script = capture(CASES / "bad_train_step_mse.py")
+    findings = losslint.api.probe(compile_record.model, x=fit.x[:64], y=fit.y[:64], batch_size=32)
+    assert [(f.code, f.line) for f in findings] == [("LL202", _line_of(script, "expect-dynamic: LL202"))]

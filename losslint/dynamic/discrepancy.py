@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -326,8 +326,10 @@ class StepContext:
         ))
 
 
-def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset[str]) -> StepCheck:
-    """The STEP checks' findings for one compiled model whose class defines its own train_step."""
+def measure(compile: CompileRecord, fit: FitRecord | None, user_files: Container[str]) -> StepCheck:
+    """The STEP checks' findings for one compiled model whose class defines its own train_step
+    (or compute_loss). `user_files`: the script's paths, or any container of the user's files
+    (the in-process API's)."""
     model = compile.model
     steps = overridden_steps(model)
     if not {"train_step", "compute_loss"} & set(steps) or model.optimizer is None:
@@ -336,10 +338,12 @@ def measure(compile: CompileRecord, fit: FitRecord | None, user_files: frozenset
     if batch is None:
         return StepCheck()  # no real targets to measure with
     m = measure_model(model, batch)
+    # The script's paths (normalised by UserFiles), or the in-process API's container as it is.
+    user = UserFiles(user_files) if isinstance(user_files, (set, frozenset)) else user_files
     where = _definition_line(steps.get("train_step") or steps["compute_loss"]) or compile.where
     if where is None:
         return StepCheck()
-    ctx = StepContext(m, where, compile.where, trace_step(model, batch, UserFiles(user_files)))
+    ctx = StepContext(m, where, compile.where, trace_step(model, batch, user))
     for check in registry.dynamic_checks(Stage.STEP):
         if check(ctx):
             break

@@ -10,11 +10,11 @@ probes already look at those, with their own pairing of outputs and targets.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from losslint.dynamic.trace import PRED, TRUE, OpInfo, UserFiles, walk
+from losslint.dynamic.trace import PRED, TRUE, OpInfo, walk
 
 # The op name given to each of the model's outputs inside the traced step.
 OUTPUT_MARK = "losslint_model_output"
@@ -54,7 +54,7 @@ def _in_keras_losses(op: Any) -> bool:
     return any(any(part in frame.filename for part in _KERAS_LOSS_CODE) for frame in frames)
 
 
-def trace_step(model: Any, batch: tuple, user: UserFiles) -> list[OpInfo]:
+def trace_step(model: Any, batch: tuple, user: Container[str]) -> list[OpInfo]:
     """The ops of `model.train_step` traced on `batch`'s shapes, targets labelled y_true and
     the model's outputs y_pred; empty when the step does not trace."""
     import tensorflow as tf
