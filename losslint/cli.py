@@ -324,6 +324,17 @@ def explain(rule: str) -> None:
     click.echo(page, nl=False)
 
 
+@cli.command()
+def server() -> None:
+    """Run the language server (LSP over stdin/stdout) for editors: the static pass's findings
+    as diagnostics while you type, the safe fixes and `# noqa` as code actions."""
+    try:
+        from losslint.server import serve
+    except ImportError as error:  # pygls is a dependency; a broken install says so in one line
+        _fail(f"the language server needs pygls ({error}): pip install losslint")
+    serve()
+
+
 def _read_page(name: str) -> str | None:
     """The installed page (losslint.pages), else the checkout's rules/ folder: an editable
     install cannot map rules/ (no __init__.py) onto the namespace package losslint.pages."""

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 StaticCheck = Callable[["FileContext"], Iterator["Finding"]]
 
+PROJECT_URL = "https://github.com/losslint/losslint"
+RULES_URL = PROJECT_URL + "/blob/main/rules/"
+
 
 class Stage(Enum):
     """Where in the dynamic probe of a compiled model a check runs, and what it receives
@@ -80,6 +83,11 @@ class Rule:
     @property
     def page_name(self) -> str:
         return f"{self.code}-{self.name}.md"
+
+    @property
+    def page_url(self) -> str:
+        """The rule's page online (SARIF's helpUri, the editor's link on a diagnostic)."""
+        return RULES_URL + self.page_name
 
     @property
     def passes_label(self) -> str:

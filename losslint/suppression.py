@@ -124,3 +124,33 @@ def parse(source: str) -> Suppressions:
             directive = Directive(line, col + match.start() + 1, col + match.end() + 1, codes, own)
             by_line.setdefault(line, []).append(directive)
     return Suppressions(skip_file, by_line)
+
+
+def noqa_insertion(source: str, line: int, code: str) -> tuple[int, str] | None:
+    """Where and what to insert on `line` (1-based) so that a `# noqa` there names `code`: the
+    0-based column and the text (`, LL101` added to the line's `# noqa: ...` codes, else
+    `  # noqa: LL101` at the end of the line), as ruff's "Disable for this line" does. None when
+    the line is already suppressed for `code` (a bare `# noqa`, or the code named)."""
+    lines = source.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    comment: tokenize.TokenInfo | None = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.start[0] > line:
+                break
+            if token.type == tokenize.COMMENT and token.start[0] == line:
+                comment = token
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    if comment is not None:
+        match = _NOQA.search(comment.string)
+        if match is not None:
+            codes = match["codes"]
+            if codes is None:
+                return None
+            if any(registry.get(c) is not None and registry.get(c) == registry.get(code) for c in _codes(codes)):
+                return None
+            return comment.start[1] + match.end("codes"), f", {code}"
+    text = lines[line - 1]
+    return len(text.rstrip()), f"  # noqa: {code}"

@@ -15,6 +15,7 @@ import difflib
 import io
 import tokenize
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,8 +63,12 @@ def _parses(source: str) -> bool:
     return True
 
 
-def fix_source(path: str, source: str, config: Config, disabled: frozenset[str] = frozenset()) -> SourceFix:
-    """`source` with every selected, unsuppressed safe fix applied (itself when there is none)."""
+def fix_source(
+    path: str, source: str, config: Config, disabled: frozenset[str] = frozenset(),
+    only: Callable[[Finding], bool] | None = None,
+) -> SourceFix:
+    """`source` with every selected, unsuppressed safe fix applied (itself when there is none);
+    `only`: just the fixes of the findings it accepts (an editor's fix for one diagnostic)."""
     out = SourceFix(source)
     suppressions = suppression.parse(source)
     if suppressions.skip_file or not _RELEVANT.search(source) or not _parses(source):
@@ -87,6 +92,8 @@ def fix_source(path: str, source: str, config: Config, disabled: frozenset[str] 
             out.errors.append(f"{path}: internal error in the {code} fixes: {type(error).__name__}: {error}")
             continue
         for fix in found:
+            if only is not None and not only(fix.finding):
+                continue
             if id(fix.node) not in chosen and not suppressions.suppresses(fix.finding):
                 chosen[id(fix.node)] = fix
     if not chosen:

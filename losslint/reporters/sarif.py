@@ -7,10 +7,10 @@ from pathlib import PurePath
 
 from losslint import __version__, registry
 from losslint.findings import Finding, RelatedLocation, Severity
+from losslint.rule import PROJECT_URL
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/losslint/losslint"
-RULES_URI = INFORMATION_URI + "/blob/main/rules/"
+INFORMATION_URI = PROJECT_URL
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
@@ -82,7 +82,7 @@ def render(findings: list[Finding]) -> str:
                                 "id": rule.code,
                                 "name": rule.name,
                                 "shortDescription": {"text": rule.summary},
-                                "helpUri": RULES_URI + rule.page_name,
+                                "helpUri": rule.page_url,
                                 "defaultConfiguration": {"level": _LEVEL[rule.severity]},
                                 "properties": {"passes": [p.value for p in rule.passes]},
                             }
