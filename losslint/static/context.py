@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodePosition, CodeRange, MetadataWrapper, PositionProvider
 
 from losslint.findings import Finding, RelatedLocation
 from losslint.static.names import Api, parse_api
@@ -58,7 +59,54 @@ class FileContext:
 
     @cached_property
     def positions(self) -> dict[cst.CSTNode, CodeRange]:
+        """Every node's range: a code generation of the whole module (the fixes need them all;
+        a finding needs `span`)."""
         return dict(self._wrapper.resolve(PositionProvider))
+
+    def span(self, node: cst.CSTNode) -> CodeRange:
+        """The node's range, from a code generation of its top-level statement alone (shifted to
+        where CPython's parser puts that statement), not of the whole module: a finding in a
+        500-line file costs the statement that holds it."""
+        top = node
+        while (up := self._tree.parents.get(id(top))) is not None and up is not self.module:
+            top = up
+        index = self._top_index.get(id(top))
+        if index is None:  # the module itself, or a node outside any statement
+            return self.positions[node]
+        positions, shift = self._statement_positions(index)
+        found = positions[node]
+        if not shift:
+            return found
+        return CodeRange(
+            CodePosition(found.start.line + shift, found.start.column),
+            CodePosition(found.end.line + shift, found.end.column),
+        )
+
+    @cached_property
+    def _top_index(self) -> dict[int, int]:
+        return {id(statement): i for i, statement in enumerate(self.module.body)}
+
+    @cached_property
+    def _statement_lines(self) -> list[int]:
+        """The first line of each top-level statement of the module, by CPython's parser: a
+        `a = 1; b = 2` line is one libcst statement and two of CPython's."""
+        tree = ast.parse(self.source)
+        starts = [s.lineno for s in tree.body]  # of `def`/`class`, below decorators, as libcst's range
+        lines, at = [], 0
+        for statement in self.module.body:
+            lines.append(starts[at])
+            at += len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        return lines
+
+    def _statement_positions(self, index: int) -> tuple[Mapping[cst.CSTNode, CodeRange], int]:
+        """The positions within one top-level statement, and the lines to add to them."""
+        found = self._statements.get(index)
+        if found is None:
+            statement = self.module.body[index]
+            alone = self.module.with_changes(header=(), body=(statement,), footer=())
+            positions = MetadataWrapper(alone, unsafe_skip_copy=True).resolve(PositionProvider)
+            found = self._statements[index] = (positions, self._statement_lines[index] - positions[statement].start.line)
+        return found
 
     @cached_property
     def _tree(self) -> _Tree:
@@ -127,6 +175,7 @@ class FileContext:
     # files of the run): set by losslint.static.discovery.file_context, which builds them.
     index: ProgramIndex = field(init=False, repr=False)
     _apis: dict[int, Api | None] = field(default_factory=dict, init=False, repr=False)
+    _statements: dict[int, tuple[Mapping[cst.CSTNode, CodeRange], int]] = field(default_factory=dict, init=False, repr=False)
 
     def loss_related(self, loss: object, message: str = "loss given to compile here") -> tuple[RelatedLocation, ...]:
         """The compile calls that use a loss: in this file, and in files that import it."""
@@ -193,7 +242,7 @@ class FileContext:
     # Positions and findings ---------------------------------------------------------------
 
     def start(self, node: cst.CSTNode) -> tuple[int, int]:
-        pos = self.positions[node].start
+        pos = self.span(node).start
         return pos.line, pos.column + 1
 
     def related(self, node: cst.CSTNode, message: str) -> RelatedLocation:
@@ -212,12 +261,12 @@ class FileContext:
     ) -> Finding:
         """A finding spanning `node`; `scope` is the loss/layer function or the compile call it
         sits in."""
-        span = self.positions[node]
+        span = self.span(node)
         scope_line = None
         if isinstance(scope, cst.FunctionDef):
-            scope_line = self.positions[scope.name].start.line
+            scope_line = self.span(scope.name).start.line
         elif isinstance(scope, cst.Call):
-            scope_line = self.positions[scope].start.line
+            scope_line = self.span(scope).start.line
         return Finding(
             code=rule.code,
             name=rule.name,
