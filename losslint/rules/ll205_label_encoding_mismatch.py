@@ -26,14 +26,17 @@ def probe_targets(ctx: PairContext) -> bool:
     kind = crossentropy_kind(ctx.info)
     out = ctx.output.values
     classes = out.shape[-1] if out.ndim > 1 else None
-    y = ctx.pair.target
+    # The labels of every sample fit gets, where they are arrays: a rare label out of range
+    # need not be in the batch the probe took.
+    y = all_targets(ctx)
     label, name = ctx.info.label, ctx.output.name
     site = ctx.fallback_site()
     if kind == "sparse" and classes:
-        if y.ndim == out.ndim and y.shape[-1] == classes and classes > 1 and _one_hot(y):
+        if y.ndim == out.ndim and y.shape[-1] == classes and classes > 1 and _indicator_rows(y):
+            what = "one-hot" if _at_most_one(y) else "multi-hot"
             ctx.report(RULE, site,
                        f"{label} on output '{name}' expects integer class labels, but the "
-                       f"targets are one-hot rows {shape_text(spec_shape(y))} for y_pred "
+                       f"targets are {what} rows {shape_text(spec_shape(y))} for y_pred "
                        f"{shape_text(spec_shape(out))} (Keras 3 raises 'Argument `output` must have rank "
                        "(ndim) `target.ndim - 1`' at fit)",
                        "use CategoricalCrossentropy for one-hot targets, or pass `np.argmax(y, axis=-1)` as targets")
@@ -54,10 +57,12 @@ def probe_targets(ctx: PairContext) -> bool:
         if y.dtype.kind in "iuf" and y.size and np.all(np.mod(y, 1) == 0):
             low, high = float(np.min(y)), float(np.max(y))
             if low < 0 or high >= classes:
+                outside = int(np.count_nonzero((y < 0) | (y >= classes)))
                 ctx.report(RULE, site,
                            f"{label} on output '{name}' gets label values in "
-                           f"[{int(low)}, {int(high)}], outside [0, {classes}) for an output with {classes} "
-                           "classes (fit fails with 'Received a label value of ... outside the valid range')",
+                           f"[{int(low)}, {int(high)}] ({outside} of {y.size} outside [0, {classes})) for an output "
+                           f"with {classes} classes (fit fails with 'Received a label value of ... outside the "
+                           "valid range' at the first batch that holds one)",
                            f"map the labels to 0..{classes - 1}, or give the output layer as many units as classes")
                 return True
     if kind == "categorical" and classes and classes > 1:
@@ -104,11 +109,37 @@ def _encoding_fix(info: LossInfo) -> str:
     return "give the targets the encoding and range the loss expects"
 
 
-def _one_hot(y: np.ndarray) -> bool:
+def all_targets(ctx: PairContext) -> np.ndarray:
+    """The pair's targets for every sample fit gets when they are arrays (fit's `y` itself, or
+    its entry for this output), else the captured batch's."""
+    import numpy as np
+
+    batch = ctx.pair.target
+    assert batch is not None
+    fit = ctx.model.fit
+    y = fit.y if fit is not None else None
+    if isinstance(y, dict):
+        y = y.get(ctx.pair.target_name) if ctx.pair.target_name is not None else None
+    elif isinstance(y, (list, tuple)):
+        y = y[ctx.output.index] if len(y) == len(ctx.model.outputs) else None
+    elif len(ctx.model.outputs) != 1:
+        y = None
+    if not isinstance(y, np.ndarray) or y.shape[1:] != batch.shape[1:] or y.dtype.kind not in "biuf":
+        return batch
+    return y
+
+
+def _indicator_rows(y: np.ndarray) -> bool:
+    """Rows of 0s and 1s with at least one 1 somewhere: class indicators, not class ids (a row
+    of zeros, a sample of no class, included)."""
     import numpy as np
 
     flat = y.reshape(-1, y.shape[-1])
-    return bool(np.all((flat == 0) | (flat == 1)) and np.all(flat.sum(axis=1) == 1))
+    return bool(np.all((flat == 0) | (flat == 1)) and np.any(flat == 1))
+
+
+def _at_most_one(y: np.ndarray) -> bool:
+    return bool((y.reshape(-1, y.shape[-1]).sum(axis=1) <= 1).all())
 
 
 RULE = Rule(

@@ -107,41 +107,52 @@ def probe_runs(ctx: RunsContext) -> bool:
 def _batch_statistics(ctx: ValuesContext) -> bool:
     """A loss that returns one value for the batch and centres or scales the targets or
     predictions by a statistic of every value of the batch (`y_pred - mean(y_pred)` with no
-    axis, the flattened Pearson correlation), where each sample has several values whose own
-    statistics were meant. With one value per sample a batch correlation is the design (there
-    are no per-sample statistics to take): left alone. Confirmed by measurement: the loss of
-    the batch is not the mean of the losses of its two halves."""
+    axis: the Pearson correlation computed over the batch). Keras takes a loss as one value per
+    sample: this one depends on which samples share the batch and on its size. Confirmed by
+    measurement: the loss of a batch is not the mean of the losses of its two halves."""
     import numpy as np
 
-    n = ctx.size
-    per_sample_values = int(np.prod(ctx.output.values.shape[1:]))
-    if n < 2 or per_sample_values < 2 or ctx.y_true is None or ctx.y_pred is None:
+    if ctx.pair.role != "loss" or ctx.y_true is None or ctx.y_pred is None:
         return False
-    if ctx.per is not None and ctx.per.ndim >= 1 and ctx.per.shape[0] == n:
+    if ctx.per is not None and ctx.per.ndim >= 1 and ctx.per.shape[0] == ctx.size:
         return False  # per-sample values: mixing_evidence's Jacobian decides
-    sites = batch_statistics_sites(ctx.ops, n * per_sample_values)
+    values = int(np.prod(ctx.output.values.shape[1:]))
+    sites = batch_statistics_sites(ctx.ops, ctx.size * values)
     if not sites:
         return False
-    half = n // 2
+    # Halves of several samples: a correlation of one sample with one value is 0/0.
+    size = 8 if values == 1 else max(2, ctx.size - ctx.size % 2)
+    y_true, y_pred = ctx.rows(size)
+    half = size // 2
     try:
-        first = ctx.evaluate(ctx.y_true[:half], ctx.y_pred[:half], gradient=False)[0]
-        second = ctx.evaluate(ctx.y_true[half:2 * half], ctx.y_pred[half:2 * half], gradient=False)[0]
-        whole = ctx.evaluate(ctx.y_true[:2 * half], ctx.y_pred[:2 * half], gradient=False)[0]
+        first = ctx.evaluate(y_true[:half], y_pred[:half], gradient=False)[0]
+        second = ctx.evaluate(y_true[half:], y_pred[half:], gradient=False)[0]
+        whole = ctx.evaluate(y_true, y_pred, gradient=False)[0]
     except Exception:  # noqa: BLE001 - a loss that fails at other sizes is LL103's
         return False
     parts = np.array([first, second, whole], dtype=np.float64)
     if not np.all(np.isfinite(parts)) or _close(np.array(whole), np.array((first + second) / 2)):
         return False
     site = sites[0]
+    if values == 1:
+        what = (f"centres or scales by one statistic of the whole batch: a correlation (or any batch statistic) "
+                "is not a loss per sample, so its value depends on which samples share a batch and on the batch "
+                "size (the last partial batch included), sample weights cannot apply to it, and evaluate() "
+                "averages per-batch values instead of computing it over the data")
+        fix = ("train on a per-sample loss (e.g. mean squared error) and follow the correlation with "
+               "keras.metrics.PearsonCorrelation, or compute the statistic per sample over its own values")
+    else:
+        what = (f"centres or scales by one statistic of every value of the batch ({ctx.size} samples x {values} "
+                f"values), where each sample has {values} values of its own: each sample's contribution depends "
+                "on every other sample")
+        fix = ("take the statistics of each sample over its own values, e.g. "
+               "`keras.ops.mean(y_pred, axis=-1, keepdims=True)` (as keras.metrics.PearsonCorrelation does with axis=-1)")
     ctx.report(
         RULE, site,
-        f"{ctx.info.label} on output '{ctx.output.name}' mixes samples: `{site.text}` (line {site.line}) centres or "
-        f"scales by one statistic of every value of the batch ({n} samples x {per_sample_values} values), where each "
-        f"sample has {per_sample_values} values of its own; each sample's contribution depends on every other "
-        f"sample: measured, the loss of {2 * half} samples ({fmt(whole)}) is not the mean of the losses of its two "
-        f"halves ({fmt(first)} and {fmt(second)})",
-        "take the statistics of each sample over its own values, e.g. "
-        "`keras.ops.mean(y_pred, axis=-1, keepdims=True)` (as keras.metrics.PearsonCorrelation does with axis=-1)",
+        f"{ctx.info.label} on output '{ctx.output.name}' mixes samples: `{site.text}` (line {site.line}) {what}; "
+        f"measured, the loss of {size} samples ({fmt(whole)}) is not the mean of the losses of its two halves "
+        f"({fmt(first)} and {fmt(second)})",
+        fix,
     )
     return True
 
