@@ -158,3 +158,20 @@ def test_the_program_both_passes_get() -> None:
     (broken,) = book.broken
     assert book.place(broken.line).cell == 7 and broken.message == "invalid syntax"
     compile(book.source, "nb", "exec")  # what the dynamic pass runs
+
+
+def test_the_dynamic_pass_runs_the_same_cells(tmp_path) -> None:
+    # The broken cell is left out (IPython runs the others), the indented cell and the
+    # `%%time` body run, and `%time model.fit(...)` runs fit: the loss is probed on the real batch.
+    (tmp_path / "nb.ipynb").write_text(notebook(
+        "import numpy as np\nimport keras",
+        "x = (1,\n  2",
+        "    x = np.random.rand(64, 5).astype('float32')\n    y = x.sum(axis=1, keepdims=True)",
+        "%%time\nmodel = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)])\nmodel.compile(optimizer='adam', loss='mse')",
+        "files = !ls\n%time history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)",
+    ))
+    proc = run_cli("--dynamic", "-v", "--no-cache", "--format", "json", "nb.ipynb", cwd=tmp_path, timeout=600)
+    stderr = proc.stderr.decode()
+    assert [(f["cell"], f["line"], f["code"]) for f in json.loads(proc.stdout)] == [(2, 1, "LL001")], stderr
+    verdict = [line for line in stderr.splitlines() if line.startswith("losslint: dynamic: nb.ipynb:")]
+    assert len(verdict) == 1 and "probed on the real batch" in verdict[0], stderr
