@@ -44,6 +44,12 @@ _IPYTHON_PROMPT = re.compile(r"In \[\d+\]: |\s*\.{3,}: ?")
 _HELP_END = re.compile(r"%{0,2}[a-zA-Z_*][\w*]*(\.[a-zA-Z_*][\w*]*)*\?\??$")
 _CELL_HELP = re.compile(r"%%\w+\?")
 _MAGIC_NAME = re.compile(r"%[A-Za-z_]")
+# What changes the state of a line scan: a comment, a string, a bracket, an `=`.
+_CODE = re.compile(r"[#'\"()\[\]{}=]")
+# The end of a string that is open at `position` (a backslash escapes any character, also in raw strings).
+_STRING_END = {quote: re.compile(r"(?:[^\\]|\\.)*?" + re.escape(quote)) for quote in ("'", '"', "'''", '"""')}
+# A cell without these characters has no IPython syntax past its first line.
+_SPECIAL = re.compile(r"[!%?]|^[ \t\f]*[,;/]", re.MULTILINE)
 # Characters before an `=` that make it part of an operator (`==`, `<=`, `+=`, `:=`, ...).
 _OPERATOR_BEFORE_EQUAL = frozenset("=<>!+-*/%&|^@:~")
 
@@ -100,6 +106,8 @@ def _merge(before: tuple[tuple[int, int], ...], after: tuple[tuple[int, int], ..
 
 
 def _statements(lines: list[str]) -> list[Line]:
+    if not _SPECIAL.search("\n".join(lines)):
+        return [Line(line) for line in lines]
     out: list[Line] = []
     i = 0
     while i < len(lines):
@@ -176,58 +184,52 @@ class _Scan:
         depth = 0
         quote = ""
         seen_equal = False
-        row = start
-        while row < len(lines):
+        for row in range(start, len(lines)):
             line = lines[row]
-            column = 0
-            last = ""  # the last character of code (not string, not comment) on this line
-            comment = False
-            while column < len(line):
-                char = line[column]
+            self.end = row
+            position = 0
+            code_from = 0  # where the code after the last string closed on this line starts
+            last = ""  # the last character of code (a string's closing quote counts)
+            comment = None
+            while True:
                 if quote:
-                    if char == "\\":
-                        column += 2
-                        continue
-                    if line.startswith(quote, column):
-                        column += len(quote)
-                        quote = ""
-                        last = char
-                        continue
-                    column += 1
+                    closed = _STRING_END[quote].match(line, position)
+                    if closed is None:
+                        break  # the string goes on past this line
+                    position = code_from = closed.end()
+                    last, quote = quote[-1], ""
                     continue
+                found = _CODE.search(line, position)
+                if found is None:
+                    break
+                char, column = found.group(), found.start()
+                position = column + 1
                 if char == "#":
-                    comment = True
+                    comment = column
                     break
                 if char in "'\"":
                     quote = line[column:column + 3] if line[column:column + 3] in ('"""', "'''") else char
-                    column += len(quote)
-                    continue
-                if char in "([{":
+                    position = column + len(quote)
+                elif char in "([{":
                     depth += 1
                 elif char in ")]}":
                     depth = max(depth - 1, 0)
-                elif char == "=" and depth == 0 and not seen_equal and _bare_equal(line, column):
+                elif depth == 0 and not seen_equal and _bare_equal(line, column):
                     seen_equal = True
                     after = len(line) - len(line[column + 1:].lstrip(" \t"))
                     rest = line[after:]
                     if (rest.startswith("!") and not line.strip().startswith("=")) or _MAGIC_NAME.match(rest):
                         self.assign = (row, after)
-                        self.end = row
                         return
-                if not char.isspace():
-                    last = char
-                column += 1
-            self.end = row
             if quote:
-                if len(quote) == 1 and not line.endswith("\\"):
-                    quote = ""  # an unterminated string ends with its line (a syntax error)
-                else:
-                    row += 1
-                    continue
-            if not quote and not comment and line.endswith("\\") or depth > 0:
-                row += 1
+                if len(quote) > 1 or line.endswith("\\"):
+                    continue  # a triple-quoted string, or a backslash inside a one-line string
+                quote = ""  # an unterminated string ends with its line (a syntax error)
+            tail = line[code_from:comment].rstrip()
+            last = tail[-1] if tail else last
+            if (comment is None and line.endswith("\\")) or depth > 0:
                 continue
-            self.help_end = last == "?" and not comment
+            self.help_end = last == "?" and comment is None
             return
 
 
