@@ -8,6 +8,8 @@ import json
 
 import jsonschema
 
+import pytest
+
 from conftest import ROOT, run_cli
 
 
@@ -175,3 +177,33 @@ def test_the_dynamic_pass_runs_the_same_cells(tmp_path) -> None:
     assert [(f["cell"], f["line"], f["code"]) for f in json.loads(proc.stdout)] == [(2, 1, "LL001")], stderr
     verdict = [line for line in stderr.splitlines() if line.startswith("losslint: dynamic: nb.ipynb:")]
     assert len(verdict) == 1 and "probed on the real batch" in verdict[0], stderr
+
+
+def test_plain_python_is_read_unchanged() -> None:
+    # No IPython syntax in our own modules and fixtures (operators opening continuation lines,
+    # `!=`, `%` formatting, `?` in strings and comments): each cell-sized file comes out as it is.
+    from losslint.static.ipython_syntax import transform
+
+    files = sorted((ROOT / "losslint").rglob("*.py")) + sorted((ROOT / "fixtures").rglob("*.py"))
+    assert len(files) > 100
+    for path in files:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert [line.code for line in transform(lines)] == lines, path
+
+
+@pytest.mark.parametrize(("cell", "code"), [
+    ("x = 1  # why?", ["x = 1  # why?"]),  # a `?` in a comment is not help
+    ("print('why?')", ["print('why?')"]),
+    ("np.mean?\n%%time?", ["", ""]),
+    ("!!ls\n!pip install \\\n  keras", ["", "", ""]),
+    ("y = %timeit -o f()\nz = !!ls", ["y = None", "z = []"]),
+    ("\tx = 1\n\tif x:\n\t\ty = 2", ["x = 1", "if x:", "\ty = 2"]),  # tabs: IPython strips the first line's
+    ("  x = 1\ny = 2", ["x = 1", "y = 2"]),  # only lines that have the first line's indent lose it
+    ("f(a,\n  b)?", ["f(a,", "  b)?"]),  # not `name?`: IPython leaves it, and it does not parse
+    ("%%timeit -n 1\n%time g()", ["", "g()"]),
+    ("%%html\n<b>x</b>", ["", ""]),
+])
+def test_cells_read_as_ipython_reads_them(cell: str, code: list[str]) -> None:
+    from losslint.static.ipython_syntax import transform
+
+    assert [line.code for line in transform(cell.split("\n"))] == code

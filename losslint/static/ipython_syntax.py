@@ -63,10 +63,11 @@ class Line:
     # c of `code` (0-based) was column c + the widths of the cuts at or before c in the cell.
     cuts: tuple[tuple[int, int], ...] = ()
 
-    def source_column(self, column: int, end: bool = False) -> int:
-        """The 0-based column of the source line that `column` of `code` came from (`end`: an
-        exclusive end, which stays before a cut made right at it)."""
-        return column + sum(width for at, width in self.cuts if (column > at if end else column >= at))
+
+def source_column(cuts: tuple[tuple[int, int], ...], column: int, end: bool = False) -> int:
+    """The 0-based column of the source line that `column` of a `Line.code` with these `cuts`
+    came from (`end`: an exclusive end, which stays before a cut made right at it)."""
+    return column + sum(width for at, width in cuts if (column > at if end else column >= at))
 
 
 def transform(lines: list[str]) -> list[Line]:
@@ -82,27 +83,23 @@ def transform(lines: list[str]) -> list[Line]:
             if line.startswith(indent):
                 text[i], cuts[i] = line[len(indent):], ((0, len(indent)),)
     for initial, prompt in ((_CLASSIC_FIRST, _CLASSIC), (_IPYTHON_PROMPT, _IPYTHON_PROMPT)):
-        second = next((line for line in text[first + 1:]), "")
+        second = text[first + 1] if first + 1 < len(text) else ""
         if initial.match(text[first]) or prompt.match(second):
             for i, line in enumerate(text):
                 found = prompt.match(line)
                 if found and found.end():
                     text[i] = line[found.end():]
-                    cuts[i] = _merge(cuts[i], ((0, found.end()),))
+                    cuts[i] = (*cuts[i], (0, found.end()))
     head = text[first]
     if head.startswith("%%") and not _CELL_HELP.match(head):
         out = [Line("") for _ in lines]  # the magic's line, and a body that is not Python
         if head[2:].split(" ", 1)[0].strip() in PYTHON_CELL_MAGICS:
             body = transform(text[first + 1:])
             for offset, line in enumerate(body, start=first + 1):
-                out[offset] = Line(line.code, _merge(cuts[offset], line.cuts))
+                out[offset] = Line(line.code, cuts[offset] + line.cuts)
         return out
-    return [Line(line.code, _merge(cuts[i], line.cuts)) for i, line in enumerate(_statements(text))]
-
-
-def _merge(before: tuple[tuple[int, int], ...], after: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
-    """Cuts made first (`before`, at column 0) and then on the shortened line (`after`)."""
-    return before + after
+    # The cuts made at column 0 first, then those made on the shortened line.
+    return [Line(line.code, cuts[i] + line.cuts) for i, line in enumerate(_statements(text))]
 
 
 def _statements(lines: list[str]) -> list[Line]:

@@ -30,7 +30,7 @@ class Place:
 
     def column(self, column: int, end: bool = False) -> int:
         """The 1-based column in the cell's line of a 1-based column of the program's line."""
-        return ipython_syntax.Line("", self.cuts).source_column(column - 1, end) + 1
+        return ipython_syntax.source_column(self.cuts, column - 1, end) + 1
 
 
 @dataclass(frozen=True)
