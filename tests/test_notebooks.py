@@ -207,3 +207,13 @@ def test_cells_read_as_ipython_reads_them(cell: str, code: list[str]) -> None:
     from losslint.static.ipython_syntax import transform
 
     assert [line.code for line in transform(cell.split("\n"))] == code
+
+
+def test_lines_named_in_messages_are_said_in_cells(tmp_path) -> None:
+    findings = _json(
+        tmp_path, SETUP, "x = 1\nmodel = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])",
+        "model.compile(loss=keras.losses.BinaryCrossentropy(), optimizer='adam')",
+    )
+    (finding,) = findings
+    assert finding[:2] == (3, 1) and finding[3] == "LL204"
+    assert "has no activation, cell 2, line 2)" in finding[4], finding[4]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import re
 import tokenize
@@ -54,7 +55,11 @@ def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset
             report.findings.append(ll001_syntax_error.unparsable(display, str(error), fix="lint only valid .ipynb files"))
         return report
     report = lint_source(display, book.source, config, disabled)
-    report.findings = [book.map_finding(f) for f in report.findings]
+    # The rules name other lines of the program (`the model built line 384`): said in cells.
+    report.findings = [
+        book.map_finding(dataclasses.replace(f, message=book.in_cells(f.message), fix=book.in_cells(f.fix)))
+        for f in report.findings
+    ]
     if "LL001" in config.enabled_codes() - disabled and not suppression.parse(book.source).skip_file:
         for cell in book.broken:
             finding = book.map_finding(ll001_syntax_error.unparsable_cell(display, cell.message, cell.line, cell.column))

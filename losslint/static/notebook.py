@@ -12,11 +12,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 
 from losslint.findings import Finding
 from losslint.static import ipython_syntax
+
+
+# How the static rules name a line of the file in their messages.
+_LINE = re.compile(r"\bline (\d+)\b")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,15 @@ class Notebook:
 
     def place(self, line: int) -> Place:
         return self.places[min(max(line, 1), len(self.places)) - 1]
+
+    def in_cells(self, text: str) -> str:
+        """A static finding's text with each `line N` of the program said as `cell C, line L`."""
+
+        def cell_line(match: re.Match[str]) -> str:
+            place = self.place(int(match.group(1)))
+            return f"cell {place.cell}, line {place.line}"
+
+        return _LINE.sub(cell_line, text)
 
     def map_finding(self, finding: Finding) -> Finding:
         start, end = self.place(finding.line), self.place(finding.end_line)
