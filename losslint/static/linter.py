@@ -60,7 +60,7 @@ def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset
         book.map_finding(dataclasses.replace(f, message=book.in_cells(f.message), fix=book.in_cells(f.fix)))
         for f in report.findings
     ]
-    if "LL001" in config.enabled_codes() - disabled and not suppression.parse(book.source).skip_file:
+    if book.broken and "LL001" in config.enabled_codes() - disabled and not suppression.parse(book.source).skip_file:
         for cell in book.broken:
             finding = book.map_finding(ll001_syntax_error.unparsable_cell(display, cell.message, cell.line, cell.column))
             # The cell is not in the program: its own comments say whether it is suppressed.
