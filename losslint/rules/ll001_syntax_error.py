@@ -1,4 +1,5 @@
-"""LL001 syntax-error: the file is not Python that parses; the other files are still linted."""
+"""LL001 syntax-error: the file is not Python that parses; the other files are still linted. In a
+notebook, a code cell that does not parse as IPython reads it; the other cells are still linted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     passes=(Pass.STATIC,),
     built_in=True,
-    summary="The file does not parse (or is not Python text); other files are still linted.",
+    summary="The file (or a notebook's cell) does not parse, or is not Python text; other files (cells) are still linted.",
 )
 
 
@@ -33,3 +34,11 @@ def unparsable(path: str, message: str, line: int = 1, column: int = 1, fix: str
 def from_syntax_error(path: str, error: SyntaxError) -> Finding:
     detail = error.msg or "invalid syntax"
     return unparsable(path, f"file does not parse: {detail}", error.lineno or 1, error.offset or 1)
+
+
+def unparsable_cell(path: str, message: str, line: int, column: int) -> Finding:
+    """A notebook's code cell that does not parse (`line`, `column`: in the notebook's program)."""
+    return unparsable(
+        path, f"cell does not parse: {message}", line, column,
+        fix="fix the syntax error; losslint checks the other cells without this one until it parses",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import re
 import tokenize
@@ -44,7 +45,8 @@ class FileReport:
 
 
 def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset[str] = frozenset()) -> FileReport:
-    """A notebook's code cells as one program, findings mapped back to their cells."""
+    """A notebook's code cells as one program, findings mapped back to their cells; a cell that
+    does not parse is an LL001 finding at that cell, and the other cells are still linted."""
     try:
         book = notebook.read(data)
     except ValueError as error:
@@ -53,7 +55,17 @@ def lint_notebook(display: str, data: bytes, config: Config, disabled: frozenset
             report.findings.append(ll001_syntax_error.unparsable(display, str(error), fix="lint only valid .ipynb files"))
         return report
     report = lint_source(display, book.source, config, disabled)
-    report.findings = [book.map_finding(f) for f in report.findings]
+    # The rules name other lines of the program (`the model built line 384`): said in cells.
+    report.findings = [
+        book.map_finding(dataclasses.replace(f, message=book.in_cells(f.message), fix=book.in_cells(f.fix)))
+        for f in report.findings
+    ]
+    if book.broken and "LL001" in config.enabled_codes() - disabled and not suppression.parse(book.source).skip_file:
+        for cell in book.broken:
+            finding = book.map_finding(ll001_syntax_error.unparsable_cell(display, cell.message, cell.line, cell.column))
+            # The cell is not in the program: its own comments say whether it is suppressed.
+            if not suppression.parse("\n".join(book.cells[finding.cell or 1])).suppresses(finding):
+                report.findings.append(finding)
     report.source = None
     if report.findings:
         report.cell_sources = book.cells
