@@ -566,9 +566,15 @@ def build_index(ctx: FileContext, external: Mapping[str, Sequence[ExternalUse]] 
 
 
 def file_context(
-    path: str, source: str, module: cst.Module, external: Mapping[str, Sequence[ExternalUse]] | None = None,
+    path: str,
+    source: str,
+    module: cst.Module,
+    external: Mapping[str, Sequence[ExternalUse]] | None = None,
+    conventional: Mapping[str, str] | None = None,
 ) -> FileContext:
-    """The context the rules' static checks receive, with its index built (once: the rules share it)."""
-    ctx = FileContext.from_module(path, source, module)
+    """The context the rules' static checks receive, with its index built (once: the rules share
+    it). `conventional`: the names read as their conventional imports where the file binds
+    them nowhere (Config.conventional_names())."""
+    ctx = FileContext.from_module(path, source, module, conventional)
     ctx.index = build_index(ctx, external)
     return ctx
