@@ -559,7 +559,7 @@ class _Interpreter:
             if not roles:
                 return _STATIC
             return Val(roles=roles, grad=grad, cut=cut, numpy=True)
-        op = _tensor_op(api)
+        op = tensor_op(api)
         if op is None:
             roles, grad, cut = _union(args)
             return Val(roles=roles, grad=grad, cut=cut)
@@ -663,7 +663,7 @@ def _is_none_or_string(node: cst.CSTNode) -> bool:
     )
 
 
-def _tensor_op(api: Api) -> str | None:
+def tensor_op(api: Api) -> str | None:
     """The op name when `api` is a function computing tensors, else None."""
     if api.family == "tf":
         namespace, _, leaf = api.path.rpartition(".")
