@@ -275,3 +275,16 @@ def test_metric_updated_with_other_values_is_not_a_loss() -> None:
     """
     assert losses(source) == {}
     assert codes_at(source) == []
+
+
+def test_metric_that_converts_to_numpy_on_purpose_is_not_numpy_in_a_graph() -> None:
+    # Seen in a real NER metric, updated eagerly on arrays: NumPy on the converted arrays is
+    # what the author meant; the conversion, not the NumPy call, is what a graph could not run.
+    body = (
+        "yt = ops.convert_to_numpy(y_true)\n"
+        "            mask = np.ones_like(yt, dtype=np.int32)\n"
+        "            self.total.assign_add(float(np.sum(yt * mask)))"
+    )
+    assert losses(metric(body)) == {"HitRate.update_state": "metric"}
+    assert codes_at(metric(body)) == []
+    assert codes_at(metric("self.total.assign_add(ops.sum(y_pred) + np.sum(y_true))")) == [(8, "LL108")]

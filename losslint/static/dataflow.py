@@ -99,6 +99,7 @@ _PYTHON_STATIC_CALLS = frozenset({
     "str", "issubclass",
 })
 _TENSOR_METHODS_STATIC = frozenset({"numpy", "get_shape", "as_list", "set_shape"})
+_TO_NUMPY_OPS = frozenset({"convert_to_numpy", "make_ndarray", "get_value", "eval"})
 
 
 @dataclass(frozen=True)
@@ -569,6 +570,10 @@ class _Interpreter:
         roles, grad, cut = _union(args)
         if leaf in _SEQUENCE_OPS:
             return Val(roles=roles, grad=grad, cut=cut, kind=SEQUENCE)
+        if leaf in _TO_NUMPY_OPS:
+            # An array from here on: NumPy on it is what the user meant (eager code, or a
+            # failure at this conversion, not at the NumPy call).
+            return Val(roles=roles, grad=grad, cut=cut, numpy=True)
         positional = [v for a, v in zip(call.args, args) if a.keyword is None and not a.star]
         first = positional[0] if positional else (args[0] if args else Val())
         result = Val(roles=roles, grad=grad, cut=cut, kind=TENSOR)
