@@ -55,7 +55,9 @@ NUMPY_SNIPPET = """
 def test_snippet_without_imports_is_read_with_conventional_names() -> None:
     assert codes_at(NUMPY_SNIPPET) == [(4, "LL108")]
     message = findings(NUMPY_SNIPPET)[0].message
-    assert message.startswith("`np.mean` in loss `weighted_loss`")
+    assert message.startswith(
+        "`np.mean` in loss `weighted_loss` (recognised by its signature: no compile call of the linted files uses it)"
+    )
 
 
 def test_conventional_names_off_in_config_and_on_the_command_line(tmp_path: Path) -> None:
@@ -198,6 +200,9 @@ def test_loss_method_and_loss_class_without_a_known_base() -> None:
 def test_a_finding_in_a_loss_no_compile_uses_has_no_compile_location() -> None:
     [finding] = findings(NUMPY_SNIPPET)
     assert finding.related == ()
+    compiled = findings(textwrap.dedent(NUMPY_SNIPPET) + "model.compile('adam', loss=weighted_loss)\n")
+    assert [f.code for f in compiled] == ["LL108"]
+    assert "recognised by its signature" not in compiled[0].message
 
 
 @pytest.mark.parametrize(

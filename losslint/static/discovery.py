@@ -93,6 +93,14 @@ class TensorFunction:
         return self.node
 
     @property
+    def unused_note(self) -> str:
+        """For messages about what Keras does with the loss: how a loss that no compile call of
+        the linted files uses was recognised, or ""."""
+        if self.origin == "signature" and not self.compile_calls and not self.external_calls:
+            return " (recognised by its signature: no compile call of the linted files uses it)"
+        return ""
+
+    @property
     def what(self) -> str:
         """What messages call it: "loss", "metric" (update_state) or "layer function"."""
         if self.kind != "loss":
