@@ -293,3 +293,19 @@ def test_metric_that_converts_to_numpy_on_purpose_is_not_numpy_in_a_graph() -> N
     assert losses(metric(body)) == {"HitRate.update_state": "metric"}
     assert codes_at(metric(body)) == []
     assert codes_at(metric("self.total.assign_add(ops.sum(y_pred) + np.sum(y_true))")) == [(8, "LL108")]
+
+
+def test_trainer_plumbing_named_like_a_loss_is_not_a_loss() -> None:
+    source = """
+        class Trainer:
+            def loss(self, y, y_pred, sample_weight=None):
+                return self._compile_loss(y[0], y_pred)
+
+            def compiled_loss(self, y, y_pred, sample_weight=None):
+                return self.loss(y[0], y_pred)
+
+        def loss(y, y_pred):
+            return tf.reduce_mean(tf.square(y[0] - y_pred), axis=-1)
+    """
+    assert losses(source) == {"loss": "signature"}
+    assert codes_at(source) == [(10, "LL102")]

@@ -36,8 +36,10 @@ _SIGNATURE_PRED = re.compile(r"(?i)^(y_?pred|.*_pred|pred|preds|predictions?|y_h
 _NAMED_TARGET = re.compile(r"(?i)^(y|targets?|labels?|y_?labels?|y_?targets?|truth|actual)$")
 _NAMED_PRED = re.compile(r"(?i)^(logits|.*_logits|outputs?|y_?out|y_?output)$")
 _LOSS_NAME = re.compile(r"(?i)loss")
-# Named like a loss but not one: Keras' step method (x, y, y_pred), layer/model plumbing.
-_LOSS_NAMED_PLUMBING = frozenset({"compute_loss", "add_loss", "get_loss", "losses", "__call__"})
+# Named like a loss but not one: Keras' step method (x, y, y_pred), layer/model plumbing (a
+# trainer's `loss(self, y, y_pred)` and `compiled_loss` methods).
+_LOSS_NAMED_PLUMBING = frozenset({"compute_loss", "compiled_loss", "add_loss", "get_loss", "losses", "__call__"})
+_PLUMBING_METHODS = frozenset({"loss"})
 _NOT_LOSS_METHODS = frozenset({"update_state", "result", "reset_state", "reset_states"})
 _STEP_METHODS = frozenset({"train_step", "test_step", "compute_loss"})
 BATCH_SIZE_NAME = re.compile(r"(?i)^(.*_)?(batch_?size|bs)$")
@@ -452,6 +454,8 @@ class _Builder:
             self.add_loss(fn, _qualified_function_name(self.ctx, fn), "signature", None)
             return
         name = fn.name.value
+        if isinstance(cls, cst.ClassDef) and name in _PLUMBING_METHODS:
+            return
         if name == "call" and isinstance(cls, cst.ClassDef):
             name = cls.name.value  # `FocalLoss.call`
         if name in _LOSS_NAMED_PLUMBING or not _LOSS_NAME.search(name):
