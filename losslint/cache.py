@@ -33,6 +33,7 @@ def _fingerprint(config: Config) -> str:
         "code": _code_stamp(),
         "enabled": sorted(config.enabled_codes()),
         "per_file_ignores": {k: list(v) for k, v in sorted(config.per_file_ignores.items())},
+        "conventional_names": sorted(config.conventional_names().items()),
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 

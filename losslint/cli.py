@@ -80,6 +80,7 @@ def cli() -> None:
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
 @click.option("--stdin-filename", metavar="PATH", help="The name to report standard input (`-`) under.")
 @click.option("--warn-unused-suppressions", is_flag=True, default=None, help="Report suppression comments that suppress nothing (LL004).")
+@click.option("--conventional-names/--no-conventional-names", default=None, help="Read tf, K, np, keras, layers, Dense, ... as their conventional imports where a file binds them nowhere (snippets, notebook cells).  [default: on]")
 @click.option("--dynamic/--no-dynamic", default=None, help="Also run the dynamic pass: run each script up to fit in a sandbox and probe its losses (needs TensorFlow).")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Dynamic pass: seconds a script may take to reach fit.  [default: 120]")
 @click.option("--max-memory", metavar="SIZE", help="Dynamic pass: memory cap of the script, e.g. 4GiB.  [default: 4GiB]")
@@ -108,6 +109,7 @@ def check(
     statistics: bool,
     stdin_filename: str | None,
     warn_unused_suppressions: bool | None,
+    conventional_names: bool | None,
     dynamic: bool | None,
     timeout: float | None,
     max_memory: str | None,
@@ -134,6 +136,7 @@ def check(
         "extend_select": (config.extend_select + _split(extend_select)) if extend_select else None,
         "ignore": (config.ignore + _split(ignore)) if ignore else None,
         "warn_unused_suppressions": warn_unused_suppressions,
+        "conventional_names_enabled": conventional_names,
         "exclude": _split(exclude),
         "extend_exclude": (config.extend_exclude + _split(extend_exclude)) if extend_exclude else None,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 
 from losslint import registry
+from losslint.static.names import conventional_names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,6 +40,11 @@ class Config:
     extend_exclude: tuple[str, ...] = ()
     warn_unused_suppressions: bool = False
     dynamic: bool = False
+    # Read `tf`, `K`, `np`, `layers`, `Dense`, ... as their conventional imports where a file
+    # binds them nowhere (snippets, notebook cells, star imports); extend-conventional-names
+    # adds local name -> dotted module path.
+    conventional_names_enabled: bool = True
+    extend_conventional_names: Mapping[str, str] = field(default_factory=dict)
     # [tool.losslint.probe]: the dynamic pass's settings (losslint.dynamic.runner.DynamicOptions)
     probe: Mapping[str, object] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this folder
@@ -46,6 +53,12 @@ class Config:
     def enabled_codes(self) -> frozenset[str]:
         extend = self.extend_select + (("LL004",) if self.warn_unused_suppressions else ())
         return registry.enabled_codes(self.select, self.ignore, extend)
+
+    def conventional_names(self) -> dict[str, str]:
+        """Local name -> dotted path, for the names a file leaves unbound; empty when off."""
+        if not self.conventional_names_enabled:
+            return {}
+        return {**conventional_names(), **self.extend_conventional_names}
 
     def ignored_for(self, path: Path) -> frozenset[str]:
         rel = relative_posix(path, self.root)
@@ -138,7 +151,10 @@ def from_table(table: Mapping, where: str, root: Path, source: Path | None = Non
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where}: expected a table")
     values: dict = {}
-    known = set(_LIST_KEYS) | {"per-file-ignores", "warn-unused-suppressions", "dynamic", "probe"}
+    known = set(_LIST_KEYS) | {
+        "per-file-ignores", "warn-unused-suppressions", "dynamic", "probe", "conventional-names",
+        "extend-conventional-names",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
@@ -168,9 +184,33 @@ def from_table(table: Mapping, where: str, root: Path, source: Path | None = Non
         if not isinstance(flag, bool):
             raise ConfigError(f"{where}: `dynamic` must be true or false, got {flag!r}")
         values["dynamic"] = flag
+    if "conventional-names" in table:
+        flag = table["conventional-names"]
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where}: `conventional-names` must be true or false, got {flag!r}")
+        values["conventional_names_enabled"] = flag
+    if "extend-conventional-names" in table:
+        values["extend_conventional_names"] = _name_table(table["extend-conventional-names"], f"{where}: `extend-conventional-names`")
     if "probe" in table:
         values["probe"] = _probe_table(table["probe"], f"{where}.probe")
     return Config(root=root, source=source, **values)
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _name_table(raw: object, where: str) -> dict[str, str]:
+    """`{ T = "tensorflow", KB = "keras.backend" }`: Python names to dotted module paths."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table of name = \"dotted.module.path\"")
+    table = {}
+    for name, path in raw.items():
+        if not name.isidentifier():
+            raise ConfigError(f"{where}: {name!r} is not a Python name")
+        if not isinstance(path, str) or not _DOTTED.fullmatch(path):
+            raise ConfigError(f"{where}: `{name}` must be a dotted module path such as \"tensorflow\", got {path!r}")
+        table[name] = path
+    return table
 
 
 # [tool.losslint.probe] key -> (type check, description)
@@ -214,8 +254,6 @@ def parse_size(value: int | str) -> int:
     """Bytes from 4294967296, "4GiB", "512MiB", "4G", "500MB"."""
     if isinstance(value, int):
         return value
-    import re
-
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
     if not match or match[2].lower() not in _UNITS:
         raise ValueError(f"not a size: {value!r} (use e.g. 4GiB, 512MiB)")

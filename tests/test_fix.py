@@ -103,7 +103,7 @@ def test_the_users_alias_is_kept(imports, before, after) -> None:
     "source",
     [
         "import numpy as tf\ntf.log(x)\n",  # `tf` is not TensorFlow
-        "tf.log(x)\n",  # not imported at all
+        "def f(tf):\n    return tf.log(x)\ntf.log(x)\n",  # `tf` bound in the file: not read as TensorFlow
         "import tensorflow as tf\ndef f(tf):\n    return tf.log(x)\n",  # shadowed by a parameter
         "try:\n    import tensorflow as tf\nexcept ImportError:\n    import numpy as tf\ntf.log(x)\n",  # two bindings
         "import tensorflow.compat.v1 as tf\ntf.log(x)\n",  # still exists in compat.v1
@@ -127,6 +127,12 @@ def test_the_users_alias_is_kept(imports, before, after) -> None:
 )
 def test_removed_tf_names_refused(source) -> None:
     assert fixed(source) == source
+
+
+def test_conventional_tf_without_its_import_is_fixed_unless_turned_off() -> None:
+    # A snippet without `import tensorflow as tf` (conventional-names, on by default).
+    assert fixed("tf.log(x)\n") == "tf.math.log(x)\n"
+    assert fixed("tf.log(x)\n", merged(Config(), conventional_names_enabled=False)) == "tf.log(x)\n"
 
 
 def test_selection_and_per_file_ignores_limit_the_fixes() -> None:

@@ -27,7 +27,7 @@ from losslint.files import collect, display_path
 from losslint.findings import Finding
 from losslint.fixes import FIXERS, Fix
 from losslint.static.discovery import file_context
-from losslint.static.linter import _RELEVANT, MAX_FILE_BYTES, lint_source
+from losslint.static.linter import MAX_FILE_BYTES, lint_source, relevant
 
 
 @dataclass
@@ -71,13 +71,13 @@ def fix_source(
     `only`: just the fixes of the findings it accepts (an editor's fix for one diagnostic)."""
     out = SourceFix(source)
     suppressions = suppression.parse(source)
-    if suppressions.skip_file or not _RELEVANT.search(source) or not _parses(source):
+    if suppressions.skip_file or not relevant(source, config) or not _parses(source):
         return out
     try:
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError):
         return out
-    ctx = file_context(path, source, module)
+    ctx = file_context(path, source, module, conventional=config.conventional_names())
     enabled = config.enabled_codes() - disabled
     chosen: dict[int, Fix] = {}
     for code, fixer in FIXERS.items():

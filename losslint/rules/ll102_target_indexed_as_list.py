@@ -38,8 +38,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             yield ctx.finding(
                 RULE,
                 node,
-                f"`{code_of(node)}` in loss `{loss.name}` indexes the {role} on the batch axis: "
-                "Keras calls a loss with one tensor per output, never a list of outputs, so "
+                f"`{code_of(node)}` in {loss.what} `{loss.name}` indexes the {role} on the batch axis: "
+                f"Keras calls a {loss.what} with one tensor per output, never a list of outputs, so "
                 f"this silently takes sample {index}, not output {index} (and fails on a last "
                 "batch that is too small)",
                 "give each output its own loss (a list or dict in compile) and weigh them with "

@@ -49,7 +49,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             reason = _fixed_batch(ctx, function, node, api, first)
             if reason is None:
                 continue
-            where = "loss" if function.kind == "loss" else "layer function"
+            where = function.what
             shown = f"..., {code_of(shape)}" if _SHAPE_ARGUMENT[api.leaf][0] else code_of(shape)
             yield ctx.finding(
                 RULE,

@@ -36,8 +36,8 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             yield ctx.finding(
                 RULE,
                 node,
-                f"`{api.short()}` in loss `{loss.name}` is applied to `{code_of(fed[0], 40)}`, "
-                f"computed from {analysis.names_for(roles)}: Keras 3 traces the loss into a graph "
+                f"`{api.short()}` in {loss.what} `{loss.name}`{loss.unused_note} is applied to `{code_of(fed[0], 40)}`, "
+                f"computed from {analysis.names_for(roles)}: Keras 3 traces the {loss.what} into a graph "
                 "and NumPy cannot read a symbolic tensor, so fit fails with 'Cannot convert a "
                 "symbolic tf.Tensor to a numpy array' (with run_eagerly=True the result is a plain "
                 "array outside the gradient tape: 'No gradients provided for any variable')",

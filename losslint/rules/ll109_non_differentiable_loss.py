@@ -36,7 +36,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             yield ctx.finding(
                 RULE,
                 cut,
-                f"loss `{loss.name}` depends on {prediction} only through `{code_of(cut, 50)}` "
+                f"loss `{loss.name}`{loss.unused_note} depends on {prediction} only through `{code_of(cut, 50)}` "
                 f"({no_gradient_kind(ctx, cut)}), which has no gradient: the returned "
                 f"`{code_of(expr, 40)}` gives the model nothing to learn from. As the only loss, "
                 "Keras 3 fails at the first step with 'No gradients provided for any variable'; "

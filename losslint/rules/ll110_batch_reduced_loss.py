@@ -38,7 +38,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 yield ctx.finding(
                     RULE,
                     call,
-                    f"`{code_of(call, 50)}` in loss `{loss.name}` sums over the batch axis too "
+                    f"`{code_of(call, 50)}` in loss `{loss.name}`{loss.unused_note} sums over the batch axis too "
                     f"({_axis_text(call)}){through}: Keras expects one value "
                     "per sample and averages them, so the loss and its gradient grow with the batch "
                     "size (the effective learning rate with it), the last partial batch weighs less, "

@@ -35,7 +35,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
     for function in ctx.index.tensor_functions:
         if autographed(ctx, function) or not runs_on_tensors(ctx, function):
             continue
-        loose = function.kind == "loss" and function.origin in ("train_step", "signature")
+        loose = function.kind == "loss" and function.origin in ("train_step", "signature", "metric")
         analysis = analyse(ctx, function, loose_roots=loose)
         yield from _check_function(ctx, function, analysis)
 
@@ -134,7 +134,7 @@ def _statement_word(ctx: FileContext, test: cst.CSTNode) -> str:
 
 def _where(function: TensorFunction) -> str:
     if function.kind == "loss":
-        return f"loss `{function.name}`"
+        return f"{function.what} `{function.name}`"
     if function.origin == "lambda":
         return f"Lambda layer function `{function.name}`"
     return f"layer `{function.name}`"
@@ -146,7 +146,8 @@ def _consequence(function: TensorFunction, what: str) -> str:
         else "'Iterating over a symbolic `tf.Tensor` is not allowed'"
     )
     if function.kind == "loss":
-        when = "Keras 3 does not AutoGraph-convert losses, so fit fails while tracing the step"
+        converted = "losses" if function.what == "loss" else "a metric's update_state"
+        when = f"Keras 3 does not AutoGraph-convert {converted}, so fit fails while tracing the step"
     else:
         when = (
             "Keras 3 does not AutoGraph-convert layers, so building the model (the first call "

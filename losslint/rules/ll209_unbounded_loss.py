@@ -40,7 +40,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             yield ctx.finding(
                 RULE,
                 expr,
-                f"loss `{loss.name}` returns `{code_of(expr, 50)}`, a signed difference or product of "
+                f"loss `{loss.name}`{loss.unused_note} returns `{code_of(expr, 50)}`, a signed difference or product of "
                 f"{names} with no square, abs, log or maximum around it: it has no minimum, so "
                 "Keras 3 trains silently while the loss falls below zero without limit and the "
                 "predictions drift to infinity",

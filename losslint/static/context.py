@@ -51,11 +51,16 @@ class FileContext:
     source: str
     module: cst.Module
     _wrapper: MetadataWrapper = field(repr=False)
+    # Names the file binds nowhere that stand for their conventional import (`tf`, `K`):
+    # Config.conventional_names(), empty when that is off.
+    conventional: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_module(cls, path: str, source: str, module: cst.Module) -> FileContext:
+    def from_module(
+        cls, path: str, source: str, module: cst.Module, conventional: Mapping[str, str] | None = None,
+    ) -> FileContext:
         # unsafe_skip_copy: rules compare nodes by identity with the module they walk.
-        return cls(path, source, module, MetadataWrapper(module, unsafe_skip_copy=True))
+        return cls(path, source, module, MetadataWrapper(module, unsafe_skip_copy=True), conventional or {})
 
     @cached_property
     def positions(self) -> dict[cst.CSTNode, CodeRange]:
@@ -169,7 +174,7 @@ class FileContext:
 
     @cached_property
     def names(self) -> ScopeIndex:
-        return ScopeIndex(self.module, self.children)
+        return ScopeIndex(self.module, self.children, self.conventional)
 
     # The losses, models and compile calls of the file (and the uses of its names by other
     # files of the run): set by losslint.static.discovery.file_context, which builds them.

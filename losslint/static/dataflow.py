@@ -99,6 +99,7 @@ _PYTHON_STATIC_CALLS = frozenset({
     "str", "issubclass",
 })
 _TENSOR_METHODS_STATIC = frozenset({"numpy", "get_shape", "as_list", "set_shape"})
+_TO_NUMPY_OPS = frozenset({"convert_to_numpy", "make_ndarray", "get_value", "eval"})
 
 
 @dataclass(frozen=True)
@@ -559,7 +560,7 @@ class _Interpreter:
             if not roles:
                 return _STATIC
             return Val(roles=roles, grad=grad, cut=cut, numpy=True)
-        op = _tensor_op(api)
+        op = tensor_op(api)
         if op is None:
             roles, grad, cut = _union(args)
             return Val(roles=roles, grad=grad, cut=cut)
@@ -569,6 +570,10 @@ class _Interpreter:
         roles, grad, cut = _union(args)
         if leaf in _SEQUENCE_OPS:
             return Val(roles=roles, grad=grad, cut=cut, kind=SEQUENCE)
+        if leaf in _TO_NUMPY_OPS:
+            # An array from here on: NumPy on it is what the user meant (eager code, or a
+            # failure at this conversion, not at the NumPy call).
+            return Val(roles=roles, grad=grad, cut=cut, numpy=True)
         positional = [v for a, v in zip(call.args, args) if a.keyword is None and not a.star]
         first = positional[0] if positional else (args[0] if args else Val())
         result = Val(roles=roles, grad=grad, cut=cut, kind=TENSOR)
@@ -663,7 +668,7 @@ def _is_none_or_string(node: cst.CSTNode) -> bool:
     )
 
 
-def _tensor_op(api: Api) -> str | None:
+def tensor_op(api: Api) -> str | None:
     """The op name when `api` is a function computing tensors, else None."""
     if api.family == "tf":
         namespace, _, leaf = api.path.rpartition(".")

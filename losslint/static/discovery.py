@@ -27,9 +27,19 @@ Function = cst.FunctionDef | cst.Lambda
 
 _TARGET_NAME = re.compile(r"(?i)^(.*true.*|targets?|labels?|gt|y_gt|ground_truth|y)$")
 _PRED_NAME = re.compile(r"(?i)^(.*pred.*|logits|y_hat|yhat|outputs?)$")
-# A signature alone makes a loss only with these unmistakable names.
-_SIGNATURE_TARGET = re.compile(r"(?i)^(y_?true|.*_true|true)$")
+# A signature alone makes a loss only with these unmistakable names (`yTrue`, `y_actual`,
+# `gt` included: the spellings of posted code).
+_SIGNATURE_TARGET = re.compile(r"(?i)^(y_?true|.*_true|true|y_?actual|y_?gt|gt|ground_?truth)$")
 _SIGNATURE_PRED = re.compile(r"(?i)^(y_?pred|.*_pred|pred|preds|predictions?|y_hat|yhat)$")
+# With a loss name besides (`dice_loss`, `loss_fn`, `FocalLoss.call`), these count too:
+# `(labels, logits)`, `(target, output)`, `(y, y_pred)` are common, and common in helpers.
+_NAMED_TARGET = re.compile(r"(?i)^(y|targets?|labels?|y_?labels?|y_?targets?|truth|actual)$")
+_NAMED_PRED = re.compile(r"(?i)^(logits|.*_logits|outputs?|y_?out|y_?output)$")
+_LOSS_NAME = re.compile(r"(?i)loss")
+# Named like a loss but not one: Keras' step method (x, y, y_pred), layer/model plumbing (a
+# trainer's `loss(self, y, y_pred)` and `compiled_loss` methods).
+_LOSS_NAMED_PLUMBING = frozenset({"compute_loss", "compiled_loss", "add_loss", "get_loss", "losses", "__call__"})
+_PLUMBING_METHODS = frozenset({"loss"})
 _NOT_LOSS_METHODS = frozenset({"update_state", "result", "reset_state", "reset_states"})
 _STEP_METHODS = frozenset({"train_step", "test_step", "compute_loss"})
 BATCH_SIZE_NAME = re.compile(r"(?i)^(.*_)?(batch_?size|bs)$")
@@ -61,7 +71,9 @@ class TensorFunction:
     node: Function
     name: str  # for messages: "l_1", "LocLoss.call", "<lambda>"
     kind: str  # "loss" or "layer"
-    origin: str  # loss: compile/subclass/factory/train_step/signature; layer: lambda/call
+    # loss: compile/subclass/factory/train_step/imported/signature (found by its parameters
+    # or name, no compile seen), metric (a Metric's update_state); layer: lambda/call
+    origin: str
     # name -> role: "target"/"prediction" in a loss, "input" in a layer function
     tracked: dict[str, str]
     params: tuple[str, ...]
@@ -81,6 +93,21 @@ class TensorFunction:
     @property
     def scope(self) -> Function:
         return self.node
+
+    @property
+    def unused_note(self) -> str:
+        """For messages about what Keras does with the loss: how a loss that no compile call of
+        the linted files uses was recognised, or ""."""
+        if self.origin == "signature" and not self.compile_calls and not self.external_calls:
+            return " (recognised by its signature: no compile call of the linted files uses it)"
+        return ""
+
+    @property
+    def what(self) -> str:
+        """What messages call it: "loss", "metric" (update_state) or "layer function"."""
+        if self.kind != "loss":
+            return "layer function"
+        return "metric" if self.origin == "metric" else "loss"
 
 
 @dataclass
@@ -329,6 +356,8 @@ class _Builder:
         self._add_external()
         for fn in functions:
             self._maybe_signature_loss(fn)
+        for cls in index.metric_classes:
+            self._add_metric(cls)
         index.losses = list(self._losses.values())
         return index
 
@@ -410,16 +439,45 @@ class _Builder:
                 self.add_loss(fn, name, "train_step" if origin == "compile" else origin, None)
 
     def _maybe_signature_loss(self, fn: cst.FunctionDef) -> None:
+        """A function no compile call of the tree visibly uses, taken for a loss by its
+        parameters: unmistakable target/prediction names, or common ones and a loss name."""
         if fn in self._losses or fn in self._metric_refs or fn.name.value in _NOT_LOSS_METHODS:
             return
         params = function_params(fn)
         if len(params) < 2:
             return
-        if _SIGNATURE_TARGET.match(params[0]) and _SIGNATURE_PRED.match(params[1]):
-            cls = self.ctx.enclosing(fn, (cst.ClassDef, cst.FunctionDef))
-            if isinstance(cls, cst.ClassDef) and self.class_kind(cls) == "metric":
-                return
+        cls = self.ctx.enclosing(fn, (cst.ClassDef, cst.FunctionDef))
+        if isinstance(cls, cst.ClassDef) and self.class_kind(cls) == "metric":
+            return
+        target, prediction = params[0], params[1]
+        if _SIGNATURE_TARGET.match(target) and _SIGNATURE_PRED.match(prediction):
             self.add_loss(fn, _qualified_function_name(self.ctx, fn), "signature", None)
+            return
+        name = fn.name.value
+        if isinstance(cls, cst.ClassDef) and name in _PLUMBING_METHODS:
+            return
+        if name == "call" and isinstance(cls, cst.ClassDef):
+            name = cls.name.value  # `FocalLoss.call`
+        if name in _LOSS_NAMED_PLUMBING or not _LOSS_NAME.search(name):
+            return
+        if (_SIGNATURE_TARGET.match(target) or _NAMED_TARGET.match(target)) and (
+            _SIGNATURE_PRED.match(prediction) or _NAMED_PRED.match(prediction)
+        ):
+            self.add_loss(fn, _qualified_function_name(self.ctx, fn), "signature", None)
+
+    def _add_metric(self, cls: cst.ClassDef) -> None:
+        """A Metric subclass's `update_state(y_true, y_pred, ...)`: Keras calls it on one output's
+        tensors inside the traced train step, as it calls a loss."""
+        method = self.method(cls, "update_state")
+        if method is None:
+            return
+        params = function_params(method)
+        if len(params) < 2 or "sample_weight" in params[:2]:
+            return  # `update_state(values, sample_weight)`: a tracker fed other values
+        names = [_SIGNATURE_TARGET, _NAMED_TARGET, _SIGNATURE_PRED, _NAMED_PRED]
+        if not all(any(p.match(param) for p in names) for param in params[:2]):
+            return  # only where the parameters say target and prediction (in either order)
+        self.add_loss(method, f"{cls.name.value}.update_state", "metric", None)
 
 
 def _qualified_function_name(ctx: FileContext, fn: cst.FunctionDef) -> str:
@@ -566,9 +624,15 @@ def build_index(ctx: FileContext, external: Mapping[str, Sequence[ExternalUse]] 
 
 
 def file_context(
-    path: str, source: str, module: cst.Module, external: Mapping[str, Sequence[ExternalUse]] | None = None,
+    path: str,
+    source: str,
+    module: cst.Module,
+    external: Mapping[str, Sequence[ExternalUse]] | None = None,
+    conventional: Mapping[str, str] | None = None,
 ) -> FileContext:
-    """The context the rules' static checks receive, with its index built (once: the rules share it)."""
-    ctx = FileContext.from_module(path, source, module)
+    """The context the rules' static checks receive, with its index built (once: the rules share
+    it). `conventional`: the names read as their conventional imports where the file binds
+    them nowhere (Config.conventional_names())."""
+    ctx = FileContext.from_module(path, source, module, conventional)
     ctx.index = build_index(ctx, external)
     return ctx

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import io
 import re
 import tokenize
@@ -19,11 +20,26 @@ from losslint.findings import Finding
 from losslint.rules import ll001_syntax_error
 from losslint.static import notebook
 from losslint.static.discovery import file_context
+from losslint.static.names import conventional_pattern
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Every static rule needs a TF/Keras/NumPy API or a compile/loss signature: a file with none of
 # these words cannot produce a finding beyond LL001, so it skips the (costly) metadata.
 _RELEVANT = re.compile(r"keras|tensorflow|numpy|compile|\.fit|_generator|\.targets|y_pred|y_true|noqa|losslint")
+
+
+def relevant(source: str, config: Config) -> bool:
+    """The file may produce a finding beyond LL001: it names TF/Keras/NumPy, a compile or a loss
+    signature, or (a snippet without its imports) uses a conventional name such as `tf.x`."""
+    if _RELEVANT.search(source):
+        return True
+    pattern = _conventional_pattern(tuple(sorted(config.conventional_names().items())))
+    return pattern is not None and pattern.search(source) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _conventional_pattern(names: tuple[tuple[str, str], ...]) -> re.Pattern[str] | None:
+    return conventional_pattern(dict(names))
 
 
 @dataclass
@@ -131,7 +147,7 @@ def lint_source(
     except (ValueError, RecursionError, MemoryError) as error:
         detail = str(error) or "too deeply nested or too large for the parser"  # MemoryError() has no text
         raw.append(ll001_syntax_error.unparsable(path, f"file does not parse: {detail}"))
-    if not raw and _RELEVANT.search(source):
+    if not raw and relevant(source, config):
         try:
             module = cst.parse_module(source)
         except cst.ParserSyntaxError as error:
@@ -141,7 +157,7 @@ def lint_source(
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report
         try:
-            ctx = file_context(path, source, module, external)
+            ctx = file_context(path, source, module, external, config.conventional_names())
         except RecursionError:
             report.errors.append(f"{path}: file is too deeply nested to analyse")
             return report

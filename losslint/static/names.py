@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Longest first: `tensorflow.keras` must win over `tensorflow`.
@@ -117,3 +118,62 @@ def linear_on_purpose(name: str) -> bool:
     if leaf == "call" and "." in name:
         leaf = name.rsplit(".", 2)[-2]
     return bool(_LINEAR_ON_PURPOSE.search(leaf))
+
+
+# The imports people leave out of what they post and keep: a snippet in an issue thread, a
+# notebook cell whose imports are in another cell, a module that gets `K` from a star import.
+# Where the file binds such a name nowhere (no import, assignment, parameter, def or class of
+# that name in any scope), it is read as its conventional import (`conventional-names`,
+# README "Configuration"). `K` stands for `tf.keras.backend`: what LL106 reports as removed
+# there is removed in Keras 2 and 3 alike, while `keras.backend.dot` is gone only from Keras 3,
+# and a snippet does not say which Keras it imported.
+_CONVENTIONAL_MODULES = {
+    "tf": "tensorflow",
+    "np": "numpy",
+    "K": "tensorflow.keras.backend",
+    "keras": "keras",
+    "layers": "keras.layers",
+    "ops": "keras.ops",
+    "models": "keras.models",
+    "losses": "keras.losses",
+    "optimizers": "keras.optimizers",
+}
+_CONVENTIONAL_OBJECTS = {
+    "Sequential": "keras.Sequential",
+    "Model": "keras.Model",
+    "Input": "keras.Input",
+    "load_model": "keras.models.load_model",
+    "Layer": "keras.layers.Layer",
+    "Loss": "keras.losses.Loss",
+    "Metric": "keras.metrics.Metric",
+    "to_categorical": "keras.utils.to_categorical",
+    "Adam": "keras.optimizers.Adam",
+    "SGD": "keras.optimizers.SGD",
+    "RMSprop": "keras.optimizers.RMSprop",
+    **{
+        name: f"keras.layers.{name}"
+        for name in (
+            "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "LSTM", "GRU", "SimpleRNN",
+            "Bidirectional", "TimeDistributed", "Embedding", "Dropout", "Flatten", "Reshape",
+            "Permute", "RepeatVector", "Lambda", "Activation", "Softmax", "ReLU", "LeakyReLU",
+            "BatchNormalization", "LayerNormalization", "MaxPooling1D", "MaxPooling2D",
+            "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+            "GlobalMaxPooling1D", "GlobalMaxPooling2D", "UpSampling2D", "ZeroPadding2D",
+            "Concatenate", "Add", "Multiply", "InputLayer",
+        )
+    },
+}
+
+
+def conventional_names() -> dict[str, str]:
+    """Local name -> the dotted path it conventionally imports (a fresh dict: callers extend it)."""
+    return {**_CONVENTIONAL_MODULES, **_CONVENTIONAL_OBJECTS}
+
+
+def conventional_pattern(names: Mapping[str, str]) -> re.Pattern[str] | None:
+    """A use of one of the names in source text (`tf.x`, `K.x`, `Dense(`): such a file is worth
+    parsing even when it mentions no import."""
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])(?:{alternatives})\s*[.(]")

@@ -9,7 +9,7 @@ value of plain `name = value` assignments, which this module computes in a singl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -48,10 +48,20 @@ def _target_names(target: cst.BaseExpression) -> list[cst.Name]:
 class ScopeIndex:
     """Every Name's scope, and every scope's bindings."""
 
-    def __init__(self, module: cst.Module, children_of: Callable[[cst.CSTNode], list[cst.CSTNode]] = children) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        children_of: Callable[[cst.CSTNode], list[cst.CSTNode]] = children,
+        conventional: Mapping[str, str] | None = None,
+    ) -> None:
         self.scope_of: dict[cst.Name, Scope] = {}
         self.star_imports: list[str] = []  # modules of `from module import *`
-        root = Scope(module, None)
+        # Names read as their conventional import where the file binds them nowhere (`tf`,
+        # `K`, `Dense`: losslint.static.names.conventional_names), and every name the file
+        # binds in any scope, which is never read so.
+        self.conventional: Mapping[str, str] = conventional or {}
+        self._scopes: list[Scope] = []
+        root = self._new_scope(module, None)
         stack: list[tuple[cst.CSTNode, Scope]] = [(module, root)]
         while stack:
             node, scope = stack.pop()
@@ -65,6 +75,13 @@ class ScopeIndex:
                     stack.extend(inner)
                     continue
             stack.extend((child, scope) for child in children_of(node))
+        self.bound_anywhere: frozenset[str] = frozenset(name for scope in self._scopes for name in scope.names)
+        del self._scopes
+
+    def _new_scope(self, owner: cst.CSTNode, parent: Scope | None, is_class: bool = False) -> Scope:
+        scope = Scope(owner, parent, is_class)
+        self._scopes.append(scope)
+        return scope
 
     def _enter(self, node: cst.CSTNode, scope: Scope) -> list[tuple[cst.CSTNode, Scope]] | None:
         """Bind what `node` binds; the children to visit with their scopes, or None for the
@@ -72,7 +89,7 @@ class ScopeIndex:
         if isinstance(node, cst.FunctionDef):
             scope.bind(node.name.value, Binding(node))
             self.scope_of[node.name] = scope
-            inner = Scope(node, scope)
+            inner = self._new_scope(node, scope)
             outer = [(d, scope) for d in node.decorators]
             outer += [(p.default, scope) for p in _params(node.params) if p.default is not None]
             outer += [(p.annotation, scope) for p in _params(node.params) if p.annotation is not None]
@@ -83,7 +100,7 @@ class ScopeIndex:
                 self.scope_of[param.name] = inner
             return outer + [(node.body, inner)]
         if isinstance(node, cst.Lambda):
-            inner = Scope(node, scope)
+            inner = self._new_scope(node, scope)
             outer = [(p.default, scope) for p in _params(node.params) if p.default is not None]
             for param in _params(node.params):
                 inner.bind(param.name.value, Binding(param))
@@ -92,7 +109,7 @@ class ScopeIndex:
         if isinstance(node, cst.ClassDef):
             scope.bind(node.name.value, Binding(node))
             self.scope_of[node.name] = scope
-            inner = Scope(node, scope, is_class=True)
+            inner = self._new_scope(node, scope, is_class=True)
             outer = [(d, scope) for d in node.decorators] + [(a, scope) for a in (*node.bases, *node.keywords)]
             return outer + [(node.body, inner)]
         if isinstance(node, cst.Import):
@@ -156,7 +173,8 @@ class ScopeIndex:
 
     def qualified_names(self, node: cst.CSTNode, depth: int = 0) -> set[str]:
         """`tf.nn.relu` -> {"tensorflow.nn.relu"} through the imports the leftmost name refers to,
-        and through plain aliases of them (`K = tf.keras.backend`)."""
+        through plain aliases of them (`K = tf.keras.backend`), and, for a conventional name
+        the file binds nowhere, through its conventional import."""
         parts: list[str] = []
         current = node
         while isinstance(current, cst.Attribute):
@@ -165,8 +183,12 @@ class ScopeIndex:
         if not isinstance(current, cst.Name):
             return set()
         rest = ".".join(reversed(parts))
+        bindings = self.lookup(current)
+        if not bindings:
+            base = self.conventional_base(current.value)
+            return set() if base is None else {f"{base}.{rest}" if rest else base}
         names = set()
-        for binding in self.lookup(current):
+        for binding in bindings:
             if binding.qualified is not None:
                 bases = {binding.qualified}
             elif type(binding.value) in (cst.Name, cst.Attribute) and depth < 4:
@@ -175,6 +197,12 @@ class ScopeIndex:
                 continue
             names.update(f"{base}.{rest}" if rest else base for base in bases)
         return names
+
+    def conventional_base(self, name: str) -> str | None:
+        """The module path a name bound nowhere in the file conventionally stands for."""
+        if name in self.bound_anywhere:
+            return None
+        return self.conventional.get(name)
 
 
 # The node classes `_enter` handles; every other node only passes its scope on.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import libcst as cst
 
 from losslint.static.context import FileContext
+from losslint.static.dataflow import tensor_op
 from losslint.static.discovery import TensorFunction, compile_loss_arg
 
 
@@ -15,11 +16,12 @@ def trained_loss(ctx: FileContext, loss: TensorFunction) -> bool:
     Functions found only by their signature are often metrics (accuracy, mean error, a
     `hamming_loss` given to a metric wrapper), and values computed in a train_step need not be
     what the step minimises."""
-    if loss.kind != "loss" or loss.origin == "train_step":
+    if loss.kind != "loss" or loss.origin in ("train_step", "metric"):
         return False
     if loss.origin == "signature":
         short = loss.name.rsplit(".", 1)[-1]
-        return "loss" in short.lower() and not _used_as_a_value(ctx, loss.node, short)
+        named = short if short != "call" else loss.name.rsplit(".", 2)[-2]  # `FocalLoss.call`
+        return "loss" in named.lower() and not _used_as_a_value(ctx, loss.node, short)
     return True
 
 
@@ -48,19 +50,21 @@ def _used_as_a_value(ctx: FileContext, fn: cst.CSTNode, name: str) -> bool:
 
 
 def uses_tensor_ops(ctx: FileContext, function: TensorFunction) -> bool:
-    """The function calls a TensorFlow or Keras function: it runs on tensors, not arrays."""
+    """The function calls a TensorFlow or Keras function that computes tensors (`tf.reduce_sum`,
+    `K.mean`, `keras.ops.abs`): it runs on tensors, not arrays. Utilities such as a backend's
+    `result_type` do not count: Keras' NumPy backend calls them on arrays."""
     for node in ctx.walk(function.node.body):
         if isinstance(node, cst.Call):
             api = ctx.call_api(node)
-            if api is not None and api.family in ("tf", "keras"):
+            if api is not None and api.family in ("tf", "keras") and tensor_op(api) is not None:
                 return True
     return False
 
 
 def runs_on_tensors(ctx: FileContext, function: TensorFunction) -> bool:
     """Keras surely calls it with symbolic tensors: not a signature-only helper that may be
-    a NumPy metric."""
-    if function.kind == "loss" and function.origin == "signature":
+    a NumPy metric, nor a metric that may be updated eagerly outside fit."""
+    if function.kind == "loss" and function.origin in ("signature", "metric"):
         return uses_tensor_ops(ctx, function)
     return True
 
@@ -72,9 +76,9 @@ def autographed(ctx: FileContext, function: TensorFunction) -> bool:
     node = function.node
     if isinstance(node, cst.FunctionDef) and _tf_function(ctx, node):
         return True
-    if function.kind != "loss" or function.origin not in ("train_step", "signature"):
+    if function.kind != "loss" or function.origin not in ("train_step", "signature", "metric"):
         return False
-    name = function.name.rsplit(".", 1)[-1]
+    name = function.name.rsplit(".", 1)[-1]  # a metric: `m.update_state(...)` in a tf.function
     for call in ctx.nodes:
         if not isinstance(call, cst.Call):
             continue
