@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import linecache
-import time
 from pathlib import Path
 
 import numpy as np
@@ -500,15 +499,3 @@ def test_api_dataset_and_uncompiled_model():
     dataset = tf.data.Dataset.from_tensor_slices((X, RNG.random(100).astype("float32"))).batch(16)
     assert codes(api.probe(model, dataset)) == ["LL202"]
 
-
-# ---- speed ---------------------------------------------------------------------------
-
-
-def test_probe_is_fast():
-    model = seed000_model()
-    probe(model, X, [Y1, Y2], loss=[ul.l_1, ul.l_2])  # warm-up (first traces in the process)
-    start = time.perf_counter()
-    probe(seed000_model(), X, [Y1, Y2], loss=[ul.l_1, ul.l_2])
-    probe(two_head_model(), X, [P, Q], loss={"p": ul.good_mse, "q": "categorical_crossentropy"})
-    elapsed = (time.perf_counter() - start) / 2
-    assert elapsed < 1.5, f"{elapsed:.2f}s per model"
