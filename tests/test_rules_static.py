@@ -394,3 +394,28 @@ def test_importing_the_legacy_optimizers_module_itself_is_fine() -> None:
     assert codes_at("from keras.optimizers.legacy import Adam\n", select=("LL106",)) == [(1, "LL106")]
     (message,) = messages("import keras\nopt = keras.optimizers.legacy.Adam()\n")
     assert "still imports in Keras 3" in message and "ImportError" in message
+
+
+# LL102: outputs looked up by name ------------------------------------------------------------
+
+KEYED_LOSS = """\
+    import keras
+    from keras import ops
+
+    def joint_loss(y_true, y_pred):
+        box = ops.mean(ops.square(y_true["box"] - y_pred["box"]))
+        return box + ops.mean(ops.abs(y_true["label"] - y_pred["label"]))
+"""
+
+
+def test_outputs_looked_up_by_name_in_a_compiled_loss_is_one_ll102() -> None:
+    source = KEYED_LOSS + "    model.compile(optimizer='adam', loss=joint_loss)\n"
+    assert codes_at(source) == [(5, "LL102")]
+    (message,) = messages(source)
+    assert "'box' and 'label'" in message
+
+
+def test_outputs_looked_up_by_name_in_a_loss_a_loop_calls_is_left_alone() -> None:
+    # Called by the user's own training loop with dicts: a dict lookup is right there.
+    source = KEYED_LOSS + "    loss = joint_loss({'box': b, 'label': l}, model(x))\n"
+    assert codes_at(source) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for loss in ctx.index.losses:
+        keyed: list[tuple[cst.Subscript, str, str]] = []
         for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Subscript) or not isinstance(node.value, cst.Name):
                 continue
@@ -31,6 +33,10 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 continue
             first = node.slice[0].slice
             if not isinstance(first, cst.Index):
+                continue
+            key = _output_key(first.value)
+            if key is not None:
+                keyed.append((node, role, key))
                 continue
             index = int_value(first.value)
             if index is None:
@@ -47,6 +53,31 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 scope=loss.node,
                 related=ctx.loss_related(loss),
             )
+        # Only where Keras calls the loss: one that a training loop calls itself may get dicts.
+        if keyed and (loss.compile_calls or loss.external_calls):
+            node, role, key = keyed[0]
+            keys = list(dict.fromkeys(k for _, _, k in keyed))
+            yield ctx.finding(
+                RULE,
+                node,
+                f"`{code_of(node)}` in {loss.what} `{loss.name}` looks output{'s' if len(keys) > 1 else ''} "
+                f"{and_join([repr(k) for k in keys])} up in y_true/y_pred as if they were dicts of the model's "
+                "outputs: Keras calls a loss given to compile once per output with that output's tensor, and "
+                f"a tensor has no key '{key}' (fit fails with 'Only integers, slices (`:`), ellipsis (`...`), "
+                f"tf.newaxis (`None`) and scalar tf.int32/tf.int64 tensors are valid indices, got '{key}'')",
+                "give each output its own loss, keyed by output name in compile (`loss={"
+                + ", ".join(f"{k!r}: ..." for k in keys) + "}`), and weigh them with `loss_weights`",
+                scope=loss.node,
+                related=ctx.loss_related(loss),
+            )
+
+
+def _output_key(node: cst.BaseExpression) -> str | None:
+    """The key of `y_true["bbox"]`: a plain string literal."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
 
 
 # ---- dynamic: an integer index on the batch axis of y_true/y_pred -------------------------
@@ -115,6 +146,26 @@ def probe_len(ctx: RunsContext) -> bool:
     return True
 
 
+_KEY_INDEX = re.compile(r"are valid indices, got '([^']*)'")
+
+
+def probe_key(ctx: RunsContext) -> bool:
+    """`y_true["bbox"]`: a loss written for the dict of all outputs, looking one up by name;
+    Keras hands it one output's tensor, which TF refuses to index by a string."""
+    match = _KEY_INDEX.search(str(ctx.error)) if ctx.error is not None else None
+    if ctx.failure not in ("unknown-batch", "trace", "all-sizes") or match is None:
+        return False
+    site, at = ctx.failure_at()
+    ctx.report(
+        RULE, site,
+        f"{ctx.info.label} looks the output '{match[1]}' up in a tensor it gets{at}, as if y_true/y_pred were "
+        f"the dict of the model's outputs: Keras calls a loss given to compile once per output with that "
+        f"output's tensor (here output '{ctx.output.name}'): {ctx.error_text}",
+        "give each output its own loss, keyed by output name in compile, and weigh them with `loss_weights`",
+    )
+    return True
+
+
 def probe_values(ctx: ValuesContext) -> bool:
     """The trace indexes the batch axis; the measurements of LL208 say what it does."""
     indexes = batch_indexes(ctx.ops)
@@ -154,6 +205,7 @@ RULE = Rule(
     probes=(
         # Before LL105: TF calls y_pred a "symbolic Tensor" when len() fails on it.
         Probe(Stage.RUNS, probe_len, rank=0),
+        Probe(Stage.RUNS, probe_key, rank=0),
         # Before LL103: a failure on small batches out of bounds is this index's.
         Probe(Stage.RUNS, probe_runs, rank=2),
         # After LL109 (no gradient at all), before LL208, whose measurements it reports.
