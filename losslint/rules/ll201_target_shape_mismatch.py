@@ -36,8 +36,8 @@ def probe(ctx: RunsContext) -> bool:
 
 def probe_builtin(ctx: PairContext) -> bool:
     """A Keras built-in loss ran on the real targets, but on more predictions per sample than
-    targets: Keras aligned the ranks and broadcast, as with `(N, T, 1)` from
-    `return_sequences=True` against `(N, 1)` targets. A sparse crossentropy has one label per
+    targets, or fewer: Keras aligned the ranks and broadcast, as with `(N, T, 1)` from
+    `return_sequences=True` against `(N, 1)` targets, or `(N, 1)` against `(N, 18, 1)`. A sparse crossentropy has one label per
     row of class scores; a CTC loss pairs sequences of other lengths by design."""
     target = ctx.pair.target
     if target is None or ctx.pair.guessed:
@@ -50,19 +50,30 @@ def probe_builtin(ctx: PairContext) -> bool:
     per_output = math.prod(outputs)
     if crossentropy_kind(ctx.info) == "sparse":
         per_output = math.prod(outputs[:-1]) if outputs else 1
-    if per_output <= per_target or per_target == 0 or per_output % per_target:
+    if per_target == 0 or per_output == 0 or per_output == per_target:
         return False
-    times = per_output // per_target
     target_shape = shape_text(spec_shape(target))
+    if per_output > per_target and not per_output % per_target:
+        what = (f"each target is compared with {per_output // per_target} predictions (every step of a sequence "
+                "output trained towards the same value)")
+        fix = (f"make output '{ctx.output.name}' produce the targets' shape {target_shape} (e.g. "
+               "`return_sequences=False` on the last recurrent layer, or a Flatten/pooling before the last "
+               "Dense), or give targets of the output's shape")
+    elif per_target > per_output and not per_target % per_output:
+        what = (f"each prediction is compared with {per_target // per_output} targets: the model predicts "
+                f"{per_output} value{'s' if per_output > 1 else ''} per sample where the data has {per_target}, "
+                "and learns their mean")
+        fix = (f"make output '{ctx.output.name}' produce the targets' shape {target_shape} (e.g. Dense({per_target}) "
+               "and a Reshape, or `return_sequences=True` with a TimeDistributed head), or give targets of the "
+               "output's shape")
+    else:
+        return False
     ctx.report(
         RULE, ctx.fallback_site(),
         f"{ctx.info.label} on output '{ctx.output.name}' gets y_true {target_shape} against y_pred "
         f"{shape_text(spec_shape(ctx.output.values))}: Keras 3 aligns the ranks and broadcasts without an "
-        f"error, so each target is compared with {times} predictions (every step of a sequence output "
-        "trained towards the same value)",
-        f"make output '{ctx.output.name}' produce the targets' shape {target_shape} (e.g. "
-        "`return_sequences=False` on the last recurrent layer, or a Flatten/pooling before the last "
-        "Dense), or give targets of the output's shape",
+        f"error, so {what}",
+        fix,
     )
     return False  # the output's activation is another question (LL204)
 
