@@ -24,6 +24,7 @@ class Stage(Enum):
     (the contexts are in losslint/dynamic/context.py)."""
 
     MODEL = "model"  # the compiled model, before anything is called: ModelContext
+    FORWARD = "forward"  # the model called on the batch's rows (ModelContext.forward_failure)
     STRUCTURE = "structure"  # losses, loss weights, outputs and targets, paired by Keras: ModelContext
     TARGETS = "targets"  # one (output, loss) pair, before the loss runs: PairContext
     RUNS = "runs"  # the loss traced as fit traces it and run at several batch sizes: RunsContext

@@ -175,8 +175,10 @@ def exception_text(exc: BaseException) -> str:
         line = raw.strip()
         if not line or line.startswith("[[") or line.startswith("[Op:"):
             continue
-        if line.startswith(("Traceback", "File ", "Detected at node", "defined at")):
+        if line.startswith(("Traceback", "File ", "Detected at node", "defined at", "Arguments received by")):
             break
+        if line.startswith("Exception encountered when calling"):
+            continue  # Keras' wrapper of an error in a layer's call: the lines after it say what
         lines.append(re.sub(r"\s*\[Op:[^\]]*\]", "", line))
         if len(" ".join(lines)) > 160:
             break
@@ -370,6 +372,16 @@ class Reporter:
         return sort_findings(findings)
 
 
+@dataclass(frozen=True)
+class ForwardFailure:
+    """The model failed on the first rows of the batch and ran on the whole batch: it depends on
+    the batch size (a layer built for a fixed one)."""
+
+    failed_rows: int
+    ran_rows: int
+    error: BaseException
+
+
 @dataclass
 class ModelContext:
     """The compiled model as a model-level check sees it. Before the forward pass (stage
@@ -390,6 +402,7 @@ class ModelContext:
     custom_step: bool = False
     pairing_error: str | None = None  # what Keras' CompileLoss said when pairing failed
     sample_weighted: bool = False  # fit gets sample weights or class weights
+    forward_failure: ForwardFailure | None = None
 
     @property
     def outputs_text(self) -> str:

@@ -33,6 +33,7 @@ from keras.src.trainers.compile_utils import CompileLoss, get_loss
 from losslint import registry
 from losslint.dynamic.capture import CompileRecord, FitRecord
 from losslint.dynamic.context import (
+    ForwardFailure,
     GraphContext,
     ModelContext,
     Output,
@@ -246,11 +247,13 @@ class _ModelProbe:
         ctx = ModelContext(self.model, self.compile, self.fit, self.user, self.rng, self.reporter)
         self._stage(Stage.MODEL, ctx)
         x, y, sample_weight = self._batch()
-        forward = self._forward(x)
+        forward = self._forward(x, ctx)
         if forward is None:
             return self.reporter.findings()
         y_pred_struct, outputs = forward
         self.forward_ok = True
+        ctx.outputs = outputs
+        self._stage(Stage.FORWARD, ctx)
         self.targets_known = y is not None
         ctx.sample_weighted = sample_weight is not None or bool(
             self.fit is not None and (self.fit.sample_weight is not None or self.fit.class_weight is not None)
@@ -318,9 +321,11 @@ class _ModelProbe:
                 pass
         return None, None, None
 
-    def _forward(self, x: Any) -> tuple[Any, list[Output]] | None:
+    def _forward(self, x: Any, ctx: ModelContext) -> tuple[Any, list[Output]] | None:
         """The model's outputs on up to 8 real input rows (or dummy inputs shaped like the
-        model's inputs): the y_pred values every probe uses."""
+        model's inputs): the y_pred values every probe uses. A model that fails on those rows but
+        runs on the whole batch depends on the batch size: `ctx.forward_failure` says so, and
+        its outputs on the batch's first rows are used."""
         model = self.model
         rows = _n_rows(x) if x is not None else None
         if x is not None and rows:
@@ -343,8 +348,15 @@ class _ModelProbe:
             return None
         try:
             y_pred = model(x_rows, training=False)
-        except Exception:  # noqa: BLE001 - the model itself fails: not a loss problem
-            return None
+        except Exception as error:  # noqa: BLE001 - the model itself fails: not a loss problem
+            if rows is None or rows <= k:
+                return None
+            try:
+                y_pred = model(x, training=False)
+            except Exception:  # noqa: BLE001 - at every size: the script's own problem
+                return None
+            ctx.forward_failure = ForwardFailure(k, rows, error)
+            y_pred = _map(y_pred, lambda t: as_array(t)[:k])
         return self._outputs(y_pred)
 
     def _forward_guessed(self) -> tuple[Any, list[Output]] | None:

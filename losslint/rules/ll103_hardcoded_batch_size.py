@@ -15,7 +15,7 @@ from losslint.static.names import Api
 
 if TYPE_CHECKING:
     from losslint.dynamic.capture import FitRecord
-    from losslint.dynamic.context import RunsContext
+    from losslint.dynamic.context import ModelContext, RunsContext
 
 # op -> (index of the shape argument, its keyword names); reshape-like ops take a tensor first.
 _SHAPE_ARGUMENT = {
@@ -139,6 +139,39 @@ def probe(ctx: RunsContext) -> bool:
     return True
 
 
+def probe_forward(ctx: ModelContext) -> bool:
+    """The model itself fails on a few rows of the batch and runs on the whole batch: a layer
+    built for a fixed batch size (`reshape(x, (self.batch_size, -1))`), which fit's last partial
+    batch, evaluate and predict break."""
+    failure = ctx.forward_failure
+    if failure is None:
+        return False
+    import traceback
+
+    from losslint.dynamic.capture import SourceLine
+    from losslint.dynamic.context import exception_text
+
+    where = next(
+        (SourceLine(frame.filename, frame.lineno or 1) for frame in reversed(traceback.extract_tb(failure.error.__traceback__))
+         if frame.filename in ctx.user),
+        None,
+    )
+    fit = ctx.fit
+    last = ""
+    if fit is not None and fit.data_size and fit.batch_size and fit.data_size % fit.batch_size:
+        last = (f"; fit's last partial batch ({fit.data_size} samples, batch_size {fit.batch_size}: "
+                f"{fit.data_size % fit.batch_size} left) fails the same way, as do evaluate and predict on other sizes")
+    at = f" (line {where.line})" if where is not None else ""
+    ctx.report(
+        RULE, where or ctx.compile.where,
+        f"model `{getattr(ctx.model, 'name', '?')}` depends on the batch size: it runs on a batch of {failure.ran_rows} "
+        f"(the batch size fit uses) but fails on {failure.failed_rows} rows{at}: {exception_text(failure.error)}{last}",
+        "use -1 (or `keras.ops.shape(x)[0]`) for the batch dimension in the layer, never a batch size given "
+        "to its constructor",
+    )
+    return False  # the losses are still probed, on the batch's outputs
+
+
 def static_batch_note(fit: FitRecord | None) -> str:
     """keras3-facts case 4: a dataset batched with drop_remainder=True has a static batch
     size, fit traces the loss with it and trains, and evaluate/predict fail later."""
@@ -161,6 +194,6 @@ RULE = Rule(
     static_check=check,
     # After LL111/LL105 (a tensor used as a bool, a symbolic tensor), which fail at any size, and
     # after LL102/LL208 (an index on the batch axis, samples grouped), which explain the sizes.
-    probes=(Probe(Stage.RUNS, probe, rank=3),),
+    probes=(Probe(Stage.RUNS, probe, rank=3), Probe(Stage.FORWARD, probe_forward)),
     shape_dependent=True,
 )
