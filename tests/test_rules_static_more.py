@@ -823,3 +823,36 @@ def test_a_loss_subclass_named_for_a_linear_objective_is_not_unbounded() -> None
         model.compile(optimizer="adam", loss=WassersteinLoss())
     """
     assert codes_at(source, select=("LL209",), header=False) == []
+
+
+# LL304: a notebook saves and loads several models -------------------------------------------
+
+LL304_NOTEBOOK = """\
+import keras
+from keras import layers
+
+
+class Wide(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.out = layers.Dense(1)
+
+    def call(self, x):
+        return self.out(x)
+
+
+wide = Wide()
+wide.compile(optimizer="adam", loss="mse")
+wide.save("wide.keras")
+plain = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1)])
+plain.save("plain.keras")
+restored = keras.models.load_model({path!r})
+"""
+
+
+def test_ll304_load_of_another_file_than_the_custom_models_is_clean() -> None:
+    assert [c for _, c in codes_at(LL304_NOTEBOOK.format(path="plain.keras"), select=("LL304",), header=False) if c == "LL304"] == []
+
+
+def test_ll304_load_of_the_custom_models_file_is_reported() -> None:
+    assert [c for _, c in codes_at(LL304_NOTEBOOK.format(path="wide.keras"), select=("LL304",), header=False) if c == "LL304"] == ["LL304"]

@@ -64,11 +64,23 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         no_compile = isinstance(compile_value, cst.Name) and compile_value.value == "False"
         scope = _scope_of(ctx, call)
         saves = _saves(ctx, scope)
+        # A notebook saves and loads several models: only the saves of the file loaded count.
+        loaded = _literal_path(arg(call, "filepath", 0))
+        saves = [s for s in saves if loaded is None or _literal_path(_saved_path(s)) in (None, loaded)]
         if not saves:
             continue  # nothing visibly saved here: what is loaded may hold no custom object
+        if scope is None:  # the module (a script, a notebook) runs in order: what comes later is not loaded
+            saves = [s for s in saves if ctx.order(s) < ctx.order(call)]
+            if not saves:
+                continue
         needed = [
             c for c in customs
-            if not (c.compile_only and no_compile) and any(_reaches(ctx, use, scope) for use in c.uses)
+            if not (c.compile_only and no_compile)
+            and any(
+                _reaches(ctx, use, scope) and (scope is not None or ctx.order(use) < ctx.order(call))
+                and _into(ctx, use, saves)
+                for use in c.uses
+            )
         ]
         if needed:
             yield _finding(ctx, call, needed, no_compile, saves[0])
@@ -131,6 +143,67 @@ def _saves(ctx: FileContext, scope: cst.FunctionDef | None) -> list[cst.Call]:
             if not (isinstance(weights_only, cst.Name) and weights_only.value == "True"):
                 found.append(node)
     return found
+
+
+def _saved_model(call: cst.Call) -> str | None:
+    """The name of the model a save writes (`wide.save(...)`, `save_model(wide, ...)`); None when
+    it is not a plain name (a checkpoint, `self.model.save`)."""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "save":
+        model = call.func.value
+    elif (dotted(call.func) or "").rsplit(".", 1)[-1] == "save_model":
+        model = arg(call, "model", 0)
+    else:
+        return None
+    return model.value if isinstance(model, cst.Name) else None
+
+
+def _into(ctx: FileContext, use: cst.CSTNode, saves: list[cst.Call]) -> bool:
+    """The use may put its object into a model one of the saves writes. No when it visibly goes
+    to another model: `other.compile(loss=custom)` or `other = CustomModel(...)` (the model
+    itself), where no save writes `other`, or `other` is bound anew before it is saved (a
+    notebook reuses `model` for the next experiment). A layer built in an expression flows
+    through the functional API: yes."""
+    if isinstance(use, cst.Call) and isinstance(use.func, cst.Attribute) and use.func.attr.value == "compile":
+        owner = use.func.value
+        if not isinstance(owner, cst.Name):
+            return True
+        name = owner.value
+    else:
+        statement = ctx.parent(use)
+        if not isinstance(statement, cst.Assign) or statement.value is not use or len(statement.targets) != 1:
+            return True
+        target = statement.targets[0].target
+        if not isinstance(use, cst.Call) or not isinstance(target, cst.Name):
+            return True
+        if in_file_class(ctx, use.func) not in ctx.index.model_classes:
+            return True
+        name = target.value
+    rebinds = [
+        ctx.order(a) for a in ctx.of_type(cst.Assign)
+        if any(isinstance(t.target, cst.Name) and t.target.value == name for t in a.targets)
+    ]
+    for save in saves:
+        model = _saved_model(save)
+        if model is None:
+            return True
+        if model == name and not any(ctx.order(use) < r < ctx.order(save) for r in rebinds):
+            return True
+    return False
+
+
+def _saved_path(call: cst.Call) -> cst.BaseExpression | None:
+    """The file a save writes: `model.save(path)`, `save_model(model, path)`, `ModelCheckpoint(path)`."""
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "save":
+        return arg(call, "filepath", 0)
+    leaf = (dotted(call.func) or "").rsplit(".", 1)[-1]
+    return arg(call, "filepath", 1 if leaf == "save_model" else 0)
+
+
+def _literal_path(expr: cst.BaseExpression | None) -> str | None:
+    if isinstance(expr, cst.SimpleString):
+        value = expr.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
 
 
 def _registered(node: cst.FunctionDef | cst.ClassDef, by_call: set[str]) -> bool:
