@@ -247,6 +247,47 @@ def test_numpy_in_a_loss_subclass() -> None:
     assert codes_at(source, ("LL108",)) == [(4, "LL108")]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "values = y_pred.numpy()\n    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)",
+        "err = ops.square(y_true - y_pred)\n    cap = np.percentile(err.numpy(), 95)\n    return ops.minimum(err, cap)",
+        "p = tf.nn.sigmoid(y_pred)\n    return tf.constant(p.numpy().mean()) + y_true",
+    ],
+)
+def test_numpy_method_on_tensors_in_a_loss(body: str) -> None:
+    found = codes_at(loss_source(body), ("LL108",))
+    assert len(found) == 1 and found[0][1] == "LL108"
+
+
+def test_numpy_method_message_and_a_loss_named_by_its_signature_only() -> None:
+    # keras-12057 as posted: no imports, no compile; `.numpy()` alone says it gets tensors.
+    source = """
+        def mse_my_loss(y_true, y_pred):
+            q = K.mean(K.square(y_pred - y_true), axis=-1)
+            y_in = y_pred.numpy()
+            return q + external_score(y_in)
+    """
+    report = lint_source("snippet.py", textwrap.dedent(source), Config(select=("LL108",)))
+    (finding,) = report.findings
+    assert finding.line == 4 and "`y_pred.numpy()`" in finding.message and "`mse_my_loss`" in finding.message
+    assert "SymbolicTensor" in finding.message and "tf.numpy_function" in finding.fix
+
+
+def test_numpy_method_outside_losses_and_on_other_values_is_fine() -> None:
+    source = """
+        def evaluate(y_true, y_pred):
+            return float(np.mean(y_true.numpy() == y_pred.numpy()))
+        def loss(y_true, y_pred):
+            w = WEIGHTS.numpy()  # a module constant, an eager tensor even in the traced loss
+            return tf.reduce_mean(tf.square(y_true - y_pred) * w, axis=-1)
+        model.compile("adam", loss=loss)
+        history = model.fit(x, y)
+        value = loss(tf.constant(y), model(x)).numpy()
+    """
+    assert codes_at(source, ("LL108",)) == []
+
+
 # LL109 non-differentiable-loss ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(
