@@ -99,6 +99,7 @@ _PYTHON_STATIC_CALLS = frozenset({
     "str", "issubclass",
 })
 _TENSOR_METHODS_STATIC = frozenset({"numpy", "get_shape", "as_list", "set_shape"})
+_GROWING_METHODS = frozenset({"append", "extend", "insert", "add"})
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,7 @@ class _Interpreter:
             return env
         if isinstance(stmt, cst.Expr):
             self.ev(stmt.value, env)
-            return env
+            return self.grown(stmt.value, env)
         if isinstance(stmt, cst.Assert):
             self.test(stmt.test, env)
             if stmt.msg is not None:
@@ -325,6 +326,24 @@ class _Interpreter:
             return env
         if isinstance(stmt, cst.Raise) and stmt.exc is not None:
             self.ev(stmt.exc, env)
+        return env
+
+    def grown(self, expr: cst.BaseExpression, env: Env) -> Env:
+        """`items.append(x)` (extend, insert, add): the list now holds what `x` is computed from,
+        so a loop over it later yields values computed from the same tensors."""
+        if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.args):
+            return env
+        receiver = expr.func.value
+        if expr.func.attr.value not in _GROWING_METHODS or not isinstance(receiver, cst.Name) or receiver.value not in env:
+            return env
+        added = self.analysis.value(expr.args[-1].value)
+        if not added.roles:
+            return env
+        held = env[receiver.value]
+        env = dict(env)
+        env[receiver.value] = replace(held, roles=held.roles | added.roles, grad=held.grad or added.grad,
+                                      cut=None if (held.grad or added.grad) else (held.cut or added.cut),
+                                      kind=UNKNOWN if held.kind == STATIC else held.kind, const=False)
         return env
 
     def bind(self, target: cst.BaseExpression, value: Val, env: Env, source: cst.BaseExpression | None = None) -> None:
