@@ -331,20 +331,15 @@ class _Interpreter:
     def grown(self, expr: cst.BaseExpression, env: Env) -> Env:
         """`items.append(x)` (extend, insert, add): the list now holds what `x` is computed from,
         so a loop over it later yields values computed from the same tensors."""
-        if not (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.args):
+        func = expr.func if isinstance(expr, cst.Call) and expr.args else None
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _GROWING_METHODS
+                and isinstance(func.value, cst.Name) and func.value.value in env):
             return env
-        receiver = expr.func.value
-        if expr.func.attr.value not in _GROWING_METHODS or not isinstance(receiver, cst.Name) or receiver.value not in env:
-            return env
-        added = self.analysis.value(expr.args[-1].value)
-        if not added.roles:
-            return env
-        held = env[receiver.value]
-        env = dict(env)
-        env[receiver.value] = replace(held, roles=held.roles | added.roles, grad=held.grad or added.grad,
-                                      cut=None if (held.grad or added.grad) else (held.cut or added.cut),
-                                      kind=UNKNOWN if held.kind == STATIC else held.kind, const=False)
-        return env
+        held, added = env[func.value.value], self.analysis.value(expr.args[-1].value)
+        grad = held.grad or added.grad
+        return {**env, func.value.value: replace(
+            held, roles=held.roles | added.roles, grad=grad, cut=None if grad else (held.cut or added.cut),
+            kind=UNKNOWN if held.kind == STATIC and added.roles else held.kind, const=held.const and not added.roles)}
 
     def bind(self, target: cst.BaseExpression, value: Val, env: Env, source: cst.BaseExpression | None = None) -> None:
         if isinstance(target, cst.Name):
