@@ -96,7 +96,8 @@ def _static_batch_finding(
         f"`{code_of(first, 40)}` as a Python int from the static shape of the {role}: fit traces "
         "the loss first at its first batch's size, where it is known, and again with an unknown "
         "batch dimension (None) when a batch of another size comes, the last partial batch or "
-        "`evaluate`'s, and then fails ('Failed to convert elements of (None, ...) to Tensor')",
+        "`evaluate`'s, and then fails ('Failed to convert elements of (None, 1) to Tensor' from "
+        "tf.reshape, 'Expected int32, but got None' from keras.ops.ones)",
         "use the dynamic shape for the batch dimension: `tf.shape(x)[0]` / `keras.ops.shape(x)[0]`, "
         "or -1 in a reshape",
         scope=function.node,
