@@ -1,8 +1,8 @@
 """LL111 tensor-python-control-flow: Python control flow on a tensor inside a loss or a layer's
 `call` (keras3-facts.md case 12), a `keras.losses.Loss` subclass's `__call__` override, or a
 function metric given to `compile(metrics=...)`. Keras 3 does not AutoGraph-convert them, so the
-symbolic tensor meets Python's `bool()` or `iter()`. The dynamic pass (losslint/dynamic/probe.py) reports the
-failure it measures at the same line."""
+symbolic tensor meets Python's `bool()` or `iter()`. The dynamic pass (losslint/dynamic/probe.py)
+reports the failure it measures at the same line."""
 
 from __future__ import annotations
 
