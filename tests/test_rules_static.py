@@ -227,6 +227,80 @@ def test_fit_batch_size_literal() -> None:
     assert codes_at(source, select=("LL103",)) == [(4, "LL103")]
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "return tf.reshape(y_pred, (y_pred.shape[0], -1))",
+        "return tf.tile(y_true, [K.int_shape(y_pred)[0], 1])",
+        "shape = y_pred.get_shape().as_list()\n    batch_size = shape[0]\n    return tf.reshape(y_true, [batch_size, -1])",
+        "pred = tf.convert_to_tensor(y_pred)\n    return tf.reshape(tf.reduce_mean(pred, axis=1), (pred.shape[0], 1))",
+        "b, n = y_pred.shape[:2]\n    return ops.ones((b, n)) * y_pred",
+        "n = int(y_true.shape[0])\n    return tf.zeros([n, 1]) + y_pred",
+        "return tf.reshape(y_pred, [y_pred.shape.as_list()[0], 4, -1])",
+    ],
+)
+def test_batch_size_from_the_static_shape_in_a_loss(lines: str) -> None:
+    source = (
+        "import tensorflow as tf\nfrom keras import ops\nfrom tensorflow.keras import backend as K\n"
+        f"def my_loss(y_true, y_pred):\n    {lines}\nmodel.compile('adam', loss=my_loss)\n"
+    )
+    found = codes_at(source, select=("LL103",))
+    assert len(found) == 1 and found[0][1] == "LL103"
+    (message,) = [m for m in messages(source) if "static shape" in m]
+    assert "unknown batch dimension (None)" in message and "`my_loss`" in message
+
+
+def test_batch_size_from_the_static_shape_in_a_loss_subclass() -> None:
+    # tensorflow/tensorflow#54094 in our words: the subclass's call is traced like any loss.
+    source = """
+        import tensorflow as tf
+        import tensorflow.keras as krs
+        class ExplainedVar(krs.losses.Loss):
+            def call(self, true, pred):
+                pred = tf.convert_to_tensor(pred)
+                mean = tf.reshape(tf.math.reduce_mean(pred, axis=1), (pred.shape[0], 1))
+                return tf.reduce_sum(tf.square(pred - mean), axis=1)
+    """
+    assert codes_at(source, select=("LL103",)) == [(7, "LL103")]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "return tf.reshape(y_pred, (tf.shape(y_pred)[0], -1))",
+        "return ops.reshape(y_pred, (ops.shape(y_pred)[0], 1, -1))",
+        "return tf.reshape(y_pred, (-1, y_pred.shape[-1]))",
+        "n = y_pred.shape[1:]\n    return tf.reshape(y_true, (-1, *n))",
+        "shape = y_pred.get_shape().as_list()\n    return tf.reshape(y_true, [-1, shape[1]])",
+        "steps, n = y_pred.shape[1:3]\n    return tf.reshape(y_true, (-1, steps, n))",
+        "return tf.reshape(y_pred, (y_pred.shape[1], -1))",
+        "batch_size = tf.shape(y_pred)[0]\n    return tf.tile(y_true, [batch_size, 1])",
+        "return tf.tile(y_true, [WEIGHTS.shape[0], 1])",
+    ],
+)
+def test_dynamic_batch_and_other_static_axes_in_a_loss_are_fine(lines: str) -> None:
+    source = (
+        "import tensorflow as tf\nfrom keras import ops\nWEIGHTS = tf.ones((3, 1))\n"
+        f"def my_loss(y_true, y_pred):\n    {lines}\nmodel.compile('adam', loss=my_loss)\n"
+    )
+    assert codes_at(source, select=("LL103",)) == []
+
+
+def test_static_batch_outside_traced_losses_is_left_alone() -> None:
+    # A layer meets its None batch at once when the model is built; a helper found only by its
+    # parameter names (not named like a loss) may run eagerly on concrete tensors.
+    source = """
+        import tensorflow as tf
+        from keras import layers
+        class Fold(layers.Layer):
+            def call(self, x):
+                return tf.reshape(x, (x.shape[0], -1))
+        def per_sample_error(y_true, y_pred):
+            return tf.reshape(tf.square(y_true - y_pred), (y_pred.shape[0], -1))
+    """
+    assert codes_at(source, select=("LL103",)) == []
+
+
 # LL104 --------------------------------------------------------------------------------------------
 
 def test_dot_on_permuted_4d_tensors_in_lambda() -> None:

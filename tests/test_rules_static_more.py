@@ -247,6 +247,47 @@ def test_numpy_in_a_loss_subclass() -> None:
     assert codes_at(source, ("LL108",)) == [(4, "LL108")]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "values = y_pred.numpy()\n    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)",
+        "err = ops.square(y_true - y_pred)\n    cap = np.percentile(err.numpy(), 95)\n    return ops.minimum(err, cap)",
+        "p = tf.nn.sigmoid(y_pred)\n    return tf.constant(p.numpy().mean()) + y_true",
+    ],
+)
+def test_numpy_method_on_tensors_in_a_loss(body: str) -> None:
+    found = codes_at(loss_source(body), ("LL108",))
+    assert len(found) == 1 and found[0][1] == "LL108"
+
+
+def test_numpy_method_message_and_a_loss_named_by_its_signature_only() -> None:
+    # keras-12057 as posted: no imports, no compile; `.numpy()` alone says it gets tensors.
+    source = """
+        def mse_my_loss(y_true, y_pred):
+            q = K.mean(K.square(y_pred - y_true), axis=-1)
+            y_in = y_pred.numpy()
+            return q + external_score(y_in)
+    """
+    report = lint_source("snippet.py", textwrap.dedent(source), Config(select=("LL108",)))
+    (finding,) = report.findings
+    assert finding.line == 4 and "`y_pred.numpy()`" in finding.message and "`mse_my_loss`" in finding.message
+    assert "SymbolicTensor" in finding.message and "tf.numpy_function" in finding.fix
+
+
+def test_numpy_method_outside_losses_and_on_other_values_is_fine() -> None:
+    source = """
+        def evaluate(y_true, y_pred):
+            return float(np.mean(y_true.numpy() == y_pred.numpy()))
+        def loss(y_true, y_pred):
+            w = WEIGHTS.numpy()  # a module constant, an eager tensor even in the traced loss
+            return tf.reduce_mean(tf.square(y_true - y_pred) * w, axis=-1)
+        model.compile("adam", loss=loss)
+        history = model.fit(x, y)
+        value = loss(tf.constant(y), model(x)).numpy()
+    """
+    assert codes_at(source, ("LL108",)) == []
+
+
 # LL109 non-differentiable-loss ---------------------------------------------------------------------
 
 @pytest.mark.parametrize(
@@ -566,6 +607,72 @@ def test_loss_called_from_a_users_tf_function_is_autographed() -> None:
     assert codes_at(source, ("LL111",)) == []
     compiled = textwrap.dedent(source).replace("@tf.function\n", "") + "model.compile('adam', loss=my_loss)\n"
     assert codes_at(compiled, ("LL111",)) == [(3, "LL111")]
+
+
+def test_python_if_in_a_loss_subclass_dunder_call() -> None:
+    # coral-ordinal PR 21 in our words: the override runs instead of Loss.__call__, traced; the
+    # mask is built in one loop and the tasks are skipped in another (roles go through append).
+    source = """
+        class TasksLoss(keras.losses.Loss):
+            def __call__(self, labels, logits, sample_weight=None):
+                masks = []
+                for k in range(3):
+                    masks.append(labels > k)
+                total = 0.0
+                for k, mask in enumerate(masks):
+                    n = tf.reduce_sum(tf.cast(mask, tf.float32))
+                    if tf.keras.backend.equal(n, 0.0):
+                        continue
+                    total += n
+                if sample_weight is not None:
+                    total = total * sample_weight
+                return total
+    """
+    (finding,) = findings(source, ("LL111",))
+    assert finding.line - HEADER.count("\n") == 10
+    assert "`TasksLoss.__call__`" in finding.message and "the target `labels`" in finding.message
+
+
+def test_python_control_flow_in_a_compiled_metric_function() -> None:
+    source = """
+        def iou(y_pred, y_true):
+            y_pred = tf.cast((y_pred > 0), dtype=tf.float32)
+            i = tf.reduce_sum(y_true * y_pred)
+            u = tf.reduce_sum(y_true + y_pred)
+            return i / u if u != 0 else u
+        def hits(t, p):
+            for row in p:
+                pass
+            return ops.mean(t)
+        check = lambda t, p: 1.0 if ops.max(p) > 0.5 else 0.0
+        model.compile(optimizer="adam", loss="mse", metrics=["accuracy", iou, {"out": [hits, check]}])
+    """
+    assert codes_at(source, ("LL111",)) == [(6, "LL111"), (8, "LL111"), (11, "LL111")]
+    messages = [f.message for f in findings(source, ("LL111",))]
+    assert "metric `iou`" in messages[0] and "AutoGraph-convert metrics" in messages[0]
+
+
+def test_metrics_and_dunder_call_on_python_values_are_fine() -> None:
+    source = """
+        class Scaled(keras.losses.Loss):
+            def __call__(self, y_true, y_pred, sample_weight=None):
+                if sample_weight is None and y_pred.shape[-1] == 1:
+                    return super().__call__(y_true, y_pred)
+                return tf.reduce_mean(tf.where(y_pred > 0, y_pred, -y_pred))
+        def iou(y_true, y_pred):
+            inter = ops.sum(y_true * y_pred)
+            union = ops.sum(y_true + y_pred)
+            if y_pred.shape[-1] == 1:
+                return inter
+            return ops.where(union > 0, inter / union, 1.0)
+        @tf.function
+        def traced_metric(y_true, y_pred):
+            if tf.reduce_sum(y_pred) > 0:
+                return 1.0
+            return 0.0
+        model.compile(optimizer="adam", loss=Scaled(), metrics=[iou, traced_metric, "mae"])
+    """
+    assert codes_at(source, ("LL111",)) == []
 
 
 def test_numpy_metric_with_python_branches_is_not_checked() -> None:

@@ -96,8 +96,9 @@ def describe(identifier: Any, resolved: Any, user: Container[str], role: str = "
     if isinstance(target, str):
         return LossInfo(f"{role} `{target}`", target, None, "builtin", getattr(resolved, "fn", None))
     if isinstance(target, keras.losses.Loss) and not isinstance(target, LossFunctionWrapper):
-        call = type(target).call
-        site = _def_site(call, user)
+        site = _def_site(type(target).call, user)
+        if site is None and _overrides_dunder_call(target):
+            site = _def_site(type(target).__call__, user)
         name = type(target).__name__
         kind = "loss-subclass" if site is not None else "builtin"
         return LossInfo(f"{role} `{name}`", name, site, kind)
@@ -202,9 +203,23 @@ def exception_text(exc: BaseException) -> str:
 LossPath = Callable[[Any, Any], tuple[Any, Any]]
 
 
+def _overrides_dunder_call(loss: Any) -> bool:
+    """A `keras.losses.Loss` subclass that overrides `__call__` itself."""
+    return isinstance(loss, keras.losses.Loss) and type(loss).__call__ is not keras.losses.Loss.__call__
+
+
 def loss_path(loss: Any) -> LossPath:
     """What Keras' `Loss.__call__` does (cast both to the loss dtype, `call`, reduce), also
     returning the unreduced per-sample values `call` gave."""
+
+    if _overrides_dunder_call(loss):
+        # compile calls the object, so a subclass's own `__call__` is what runs in fit (it may
+        # never call `call`); it gives the reduced value only.
+        def own(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
+            total = loss(y_true, y_pred)
+            return total, total
+
+        return own
 
     def path(y_true: Any, y_pred: Any) -> tuple[Any, Any]:
         dtype = loss.dtype

@@ -12,6 +12,7 @@ from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of, dotted
 from losslint.static.discovery import BATCH_SIZE_NAME, TensorFunction, derives, int_value, keyword
 from losslint.static.names import Api
+from losslint.static.tensor_functions import trained_loss
 
 if TYPE_CHECKING:
     from losslint.dynamic.capture import FitRecord
@@ -46,21 +47,151 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if not isinstance(shape, (cst.List, cst.Tuple)) or not shape.elements:
                 continue
             first = shape.elements[0].value
+            static = _static_batch(ctx, function, first) if _traced_loss(ctx, function) else None
+            if static is not None:
+                yield _static_batch_finding(ctx, function, node, api, shape, first, static)
+                continue
             reason = _fixed_batch(ctx, function, node, api, first)
             if reason is None:
                 continue
             where = function.what
-            shown = f"..., {code_of(shape)}" if _SHAPE_ARGUMENT[api.leaf][0] else code_of(shape)
             yield ctx.finding(
                 RULE,
                 node,
-                f"`{api.short()}({shown})` in {where} `{function.name}` fixes the batch dimension "
+                f"`{_shown_call(api, shape)}` in {where} `{function.name}` fixes the batch dimension "
                 f"to {reason}: the last partial batch, and `evaluate`/`predict` with another batch "
                 "size, fail ('Input to reshape is a tensor with N values, but the requested shape "
                 "has M' / 'Incompatible shapes')",
                 "use -1 (or `tf.shape(x)[0]` / `keras.ops.shape(x)[0]`) for the batch dimension",
                 scope=function.node,
             )
+
+
+def _shown_call(api: Api, shape: cst.BaseExpression) -> str:
+    shown = f"..., {code_of(shape)}" if _SHAPE_ARGUMENT[api.leaf][0] else code_of(shape)
+    return f"{api.short()}({shown})"
+
+
+# ---- the batch size read as a Python int from the static shape ---------------------------------
+
+
+def _traced_loss(ctx: FileContext, function: TensorFunction) -> bool:
+    """A loss Keras traces in fit (given to compile, a Loss subclass, a step's loss, or a
+    function named like a loss): a helper found only by its parameter names may run eagerly on
+    concrete tensors, where the static shape is the real one. Layers are left alone: Keras
+    builds them on a symbolic input whose batch is None, and their authors meet that at once."""
+    if function.kind != "loss":
+        return False
+    return function.origin != "signature" or trained_loss(ctx, function)
+
+
+def _static_batch_finding(
+    ctx: FileContext, function: TensorFunction, call: cst.Call, api: Api, shape: cst.BaseExpression,
+    first: cst.BaseExpression, role: str,
+) -> Finding:
+    return ctx.finding(
+        RULE,
+        call,
+        f"`{_shown_call(api, shape)}` in loss `{function.name}` takes the batch dimension "
+        f"`{code_of(first, 40)}` as a Python int from the static shape of the {role}: fit traces "
+        "the loss first at its first batch's size, where it is known, and again with an unknown "
+        "batch dimension (None) when a batch of another size comes, the last partial batch or "
+        "`evaluate`'s, and then fails ('Failed to convert elements of (None, 1) to Tensor' from "
+        "tf.reshape, 'Expected int32, but got None' from keras.ops.ones)",
+        "use the dynamic shape for the batch dimension: `tf.shape(x)[0]` / `keras.ops.shape(x)[0]`, "
+        "or -1 in a reshape",
+        scope=function.node,
+    )
+
+
+def _static_batch(ctx: FileContext, function: TensorFunction, expr: cst.BaseExpression, depth: int = 0) -> str | None:
+    """The role of the tracked tensor whose static batch size `expr` is: `y_pred.shape[0]`,
+    `K.int_shape(y_pred)[0]`, `y_pred.get_shape().as_list()[0]`, `int(...)` of one, or a name
+    bound only to one inside the function (`batch_size = shape[0]`). None otherwise."""
+    if depth > 4:
+        return None
+    if isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        index = expr.slice[0].slice
+        if isinstance(index, cst.Index) and int_value(index.value) == 0:
+            return _static_shape(ctx, function, expr.value, depth + 1)
+        return None
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "int":
+        return _static_batch(ctx, function, expr.args[0].value, depth + 1) if len(expr.args) == 1 else None
+    if isinstance(expr, cst.Name):
+        roles = {
+            _static_batch(ctx, function, value, depth + 1) if position is None
+            else _leading_slice(ctx, function, value, depth) if position == 0
+            else None
+            for value, position in _sources(ctx, function, expr)
+        }
+        return roles.pop() if len(roles) == 1 and None not in roles else None
+    return None
+
+
+def _static_shape(ctx: FileContext, function: TensorFunction, expr: cst.BaseExpression, depth: int) -> str | None:
+    """The role of the tracked tensor `expr` is the static shape of: `x.shape`, `x.get_shape()`,
+    `.as_list()` of either, `K.int_shape(x)`, `list(...)`/`tuple(...)` of one, or a local name
+    bound only to one. `tf.shape(x)` / `keras.ops.shape(x)` are dynamic: never."""
+    if depth > 6:
+        return None
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "shape" and ctx.api(expr) is None:
+        return derives(ctx, expr.value, function.tracked)
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        if isinstance(func, cst.Attribute) and not expr.args and ctx.api(func) is None:
+            if func.attr.value == "get_shape":
+                return derives(ctx, func.value, function.tracked)
+            if func.attr.value == "as_list":
+                return _static_shape(ctx, function, func.value, depth + 1)
+        if isinstance(func, cst.Name) and func.value in ("list", "tuple") and len(expr.args) == 1:
+            return _static_shape(ctx, function, expr.args[0].value, depth + 1)
+        api = ctx.call_api(expr)
+        named = dotted(func) or ""
+        int_shape = api.leaf == "int_shape" if api is not None else named.endswith("int_shape")
+        if int_shape and expr.args:
+            return derives(ctx, expr.args[0].value, function.tracked)
+        return None
+    if isinstance(expr, cst.Name):
+        roles = {
+            _static_shape(ctx, function, value, depth + 1) if position is None else None
+            for value, position in _sources(ctx, function, expr)
+        }
+        return roles.pop() if len(roles) == 1 and None not in roles else None
+    return None
+
+
+def _sources(ctx: FileContext, function: TensorFunction, name: cst.Name) -> list[tuple[cst.BaseExpression, int | None]]:
+    """(value, position) for each binding of the name: position None for `name = value`, the
+    index in the tuple for `a, name = value`. Empty when the name has a binding of another kind
+    or outside the function (a parameter, a loop variable, a module constant)."""
+    found: list[tuple[cst.BaseExpression, int | None]] = []
+    sites = ctx.binding_sites(name)
+    for site in sites:
+        if not ctx.is_within(site, function.node):
+            return []
+        parent = ctx.parent(site)
+        position = None
+        if isinstance(parent, cst.Element):
+            tuple_ = ctx.parent(parent)
+            if not isinstance(tuple_, (cst.Tuple, cst.List)):
+                return []
+            position = next(i for i, e in enumerate(tuple_.elements) if e is parent)
+            parent = ctx.parent(tuple_)
+        assign = ctx.parent(parent) if isinstance(parent, cst.AssignTarget) else None
+        if not isinstance(assign, cst.Assign):
+            return []
+        found.append((assign.value, position))
+    return found
+
+
+def _leading_slice(ctx: FileContext, function: TensorFunction, value: cst.BaseExpression, depth: int) -> str | None:
+    """`y_pred.shape` or `y_pred.shape[:2]` unpacked: the static shape's role, batch first."""
+    if isinstance(value, cst.Subscript) and len(value.slice) == 1 and isinstance(value.slice[0].slice, cst.Slice):
+        lower = value.slice[0].slice.lower
+        if lower is not None and int_value(lower) != 0:
+            return None
+        value = value.value
+    return _static_shape(ctx, function, value, depth + 1)
 
 
 def _shape_argument(call: cst.Call, api: Api) -> cst.BaseExpression | None:

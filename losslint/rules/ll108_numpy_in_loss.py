@@ -1,4 +1,5 @@
-"""LL108 numpy-in-loss: a NumPy function applied to the target or the prediction inside a loss."""
+"""LL108 numpy-in-loss: a NumPy function applied to the target or the prediction inside a loss,
+or `.numpy()` called on one of them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import libcst as cst
 from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Rule
 from losslint.static.context import FileContext, code_of
-from losslint.static.dataflow import analyse
-from losslint.static.tensor_functions import runs_on_tensors
+from losslint.static.dataflow import STATIC, Analysis, analyse
+from losslint.static.discovery import TensorFunction
+from losslint.static.tensor_functions import runs_on_tensors, trained_loss
 
 # NumPy functions with a keras.ops twin of another name.
 _KERAS_NAME = {"absolute": "abs", "amax": "max", "amin": "min", "asarray": "convert_to_tensor",
@@ -19,11 +21,21 @@ _KERAS_NAME = {"absolute": "abs", "amax": "max", "amin": "min", "asarray": "conv
 
 def check(ctx: FileContext) -> Iterator[Finding]:
     for loss in ctx.index.losses:
-        if not runs_on_tensors(ctx, loss):
+        on_tensors = runs_on_tensors(ctx, loss)
+        # `.numpy()` exists only on tensors (NumPy arrays have no such method), so a loss Keras
+        # minimises that calls it on y_pred is given tensors even when it calls no tf/keras op
+        # (a snippet whose `K` is not imported).
+        if not on_tensors and not trained_loss(ctx, loss):
             continue
         analysis = analyse(ctx, loss)
         for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Call):
+                continue
+            numpy_of = _numpy_method_receiver(node, analysis)
+            if numpy_of is not None:
+                yield _numpy_method_finding(ctx, loss, analysis, node, numpy_of)
+                continue
+            if not on_tensors:
                 continue
             api = ctx.call_api(node)
             if api is None or api.family != "np":
@@ -46,11 +58,40 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             )
 
 
+def _numpy_method_receiver(call: cst.Call, analysis: Analysis) -> cst.BaseExpression | None:
+    """`t.numpy()` where `t` is computed from y_true/y_pred: the tensor it is called on."""
+    func = call.func
+    if call.args or not isinstance(func, cst.Attribute) or func.attr.value != "numpy":
+        return None
+    value = analysis.value(func.value)
+    if not value.roles or value.kind == STATIC or value.numpy:
+        return None
+    return func.value
+
+
+def _numpy_method_finding(
+    ctx: FileContext, loss: TensorFunction, analysis: Analysis, call: cst.Call, receiver: cst.BaseExpression
+) -> Finding:
+    roles = analysis.value(receiver).roles
+    return ctx.finding(
+        RULE,
+        call,
+        f"`{code_of(call, 40)}` in loss `{loss.name}` asks for the NumPy value of a tensor computed "
+        f"from {analysis.names_for(roles)}: Keras 3 traces the loss into a graph, where the tensor "
+        "is symbolic and has no value, so fit fails (\"'SymbolicTensor' object has no attribute "
+        "'numpy'\"); with run_eagerly=True it runs, but the array is outside the gradient tape, so "
+        "nothing computed from it trains the model",
+        "compute with tensor ops (`keras.ops` / `tf.math`) on the tensor itself; to run Python or "
+        "external code on its values, wrap it in `tf.numpy_function` (not differentiable)",
+        scope=loss.node,
+    )
+
+
 RULE = Rule(
     code="LL108",
     name="numpy-in-loss",
     severity=Severity.ERROR,
     passes=(Pass.STATIC,),
-    summary="NumPy calls on tensors inside a loss.",
+    summary="NumPy calls on tensors, or `.numpy()`, inside a loss.",
     static_check=check,
 )

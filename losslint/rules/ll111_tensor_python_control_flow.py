@@ -1,7 +1,8 @@
 """LL111 tensor-python-control-flow: Python control flow on a tensor inside a loss or a layer's
-`call` (keras3-facts.md case 12). Keras 3 does not AutoGraph-convert them, so the symbolic tensor
-meets Python's `bool()` or `iter()`. The dynamic pass (losslint/dynamic/probe.py) reports the
-failure it measures at the same line."""
+`call` (keras3-facts.md case 12), a `keras.losses.Loss` subclass's `__call__` override, or a
+function metric given to `compile(metrics=...)`. Keras 3 does not AutoGraph-convert them, so the
+symbolic tensor meets Python's `bool()` or `iter()`. The dynamic pass (losslint/dynamic/probe.py)
+reports the failure it measures at the same line."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from losslint.findings import Finding, Pass, Severity
 from losslint.rule import Probe, Rule, Stage
 from losslint.static.context import FileContext, code_of, walk
 from losslint.static.dataflow import TENSOR, Analysis, analyse
-from losslint.static.discovery import TensorFunction
+from losslint.static.discovery import TensorFunction, function_params, keyword, track_tensors
 from losslint.static.tensor_functions import autographed, runs_on_tensors
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ _ITER_FIX = (
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    for function in ctx.index.tensor_functions:
+    for function in [*ctx.index.tensor_functions, *_traced_elsewhere(ctx)]:
         if autographed(ctx, function) or not runs_on_tensors(ctx, function):
             continue
         loose = function.kind == "loss" and function.origin in ("train_step", "signature", "metric")
@@ -105,6 +106,58 @@ def _check_function(ctx: FileContext, function: TensorFunction, analysis: Analys
         )
 
 
+def _traced_elsewhere(ctx: FileContext) -> list[TensorFunction]:
+    """Functions Keras traces with (y_true, y_pred) that discovery does not list as losses: a
+    Loss subclass's `__call__` override (compile calls the object itself, so the override runs
+    in the traced step instead of `Loss.__call__`) and the functions given to
+    `compile(metrics=...)` / `weighted_metrics=` (Keras wraps them in a metric whose
+    `update_state` runs in the traced step). Kept here rather than in discovery: the other rules
+    treat metrics and `__call__` differently (a metric's value is not minimised)."""
+    known = {id(f.node) for f in ctx.index.tensor_functions}
+    found: list[TensorFunction] = []
+
+    def add(fn: cst.FunctionDef | cst.Lambda, name: str, origin: str) -> None:
+        params = function_params(fn)
+        if id(fn) in known or len(params) < 2:
+            return
+        known.add(id(fn))
+        tracked = track_tensors(ctx, fn, {params[0]: "target", params[1]: "prediction"})
+        found.append(TensorFunction(fn, name, "loss", origin, tracked, params))
+
+    for cls in ctx.index.loss_classes:
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.name.value == "__call__":
+                add(stmt, f"{cls.name.value}.__call__", "subclass")
+    for call in ctx.index.compile_calls:
+        for word in ("metrics", "weighted_metrics"):
+            value = keyword(call, word)
+            for fn in _metric_functions(ctx, value) if value is not None else ():
+                add(fn, fn.name.value if isinstance(fn, cst.FunctionDef) else "<lambda>", "metric_fn")
+    return found
+
+
+def _metric_functions(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> Iterator[cst.FunctionDef | cst.Lambda]:
+    """The user's functions in a `metrics=` value: names of functions of this file and lambdas,
+    in lists, tuples and dicts (per output). Strings and metric objects are Keras' own."""
+    if depth > 4:
+        return
+    if isinstance(expr, cst.Lambda):
+        yield expr
+    elif isinstance(expr, (cst.List, cst.Tuple)):
+        for element in expr.elements:
+            yield from _metric_functions(ctx, element.value, depth + 1)
+    elif isinstance(expr, cst.Dict):
+        for element in expr.elements:
+            if isinstance(element, cst.DictElement):
+                yield from _metric_functions(ctx, element.value, depth + 1)
+    elif isinstance(expr, cst.Name):
+        for bound in ctx.bindings(expr):
+            if isinstance(bound, cst.FunctionDef):
+                yield bound
+            elif isinstance(bound, (cst.List, cst.Tuple, cst.Dict, cst.Lambda)):
+                yield from _metric_functions(ctx, bound, depth + 1)
+
+
 def _offending(analysis: Analysis, expr: cst.BaseExpression) -> cst.BaseExpression | None:
     """The part of a truth-tested expression that is a tensor computed from a tracked value."""
     if isinstance(expr, cst.BooleanOperation):
@@ -133,6 +186,8 @@ def _statement_word(ctx: FileContext, test: cst.CSTNode) -> str:
 
 
 def _where(function: TensorFunction) -> str:
+    if function.origin in ("metric", "metric_fn"):
+        return f"metric `{function.name}`"
     if function.kind == "loss":
         return f"{function.what} `{function.name}`"
     if function.origin == "lambda":
@@ -146,7 +201,9 @@ def _consequence(function: TensorFunction, what: str) -> str:
         else "'Iterating over a symbolic `tf.Tensor` is not allowed'"
     )
     if function.kind == "loss":
-        converted = "losses" if function.what == "loss" else "a metric's update_state"
+        converted = {"loss": "losses", "metric_fn": "metrics"}.get(
+            "metric_fn" if function.origin == "metric_fn" else function.what, "a metric's update_state"
+        )
         when = f"Keras 3 does not AutoGraph-convert {converted}, so fit fails while tracing the step"
     else:
         when = (
@@ -186,7 +243,7 @@ RULE = Rule(
     severity=Severity.ERROR,
     passes=(Pass.STATIC, Pass.DYNAMIC,),
     dynamic=True,
-    summary="A Python if/while/for/and/or/not on a tensor inside a loss or a layer's call.",
+    summary="A Python if/while/for/and/or/not on a tensor inside a loss, a metric or a layer's call.",
     static_check=check,
     probes=(Probe(Stage.RUNS, probe, rank=0),),
 )

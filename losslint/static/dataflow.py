@@ -100,6 +100,7 @@ _PYTHON_STATIC_CALLS = frozenset({
 })
 _TENSOR_METHODS_STATIC = frozenset({"numpy", "get_shape", "as_list", "set_shape"})
 _TO_NUMPY_OPS = frozenset({"convert_to_numpy", "make_ndarray", "get_value", "eval"})
+_GROWING_METHODS = frozenset({"append", "extend", "insert", "add"})
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ class _Interpreter:
             return env
         if isinstance(stmt, cst.Expr):
             self.ev(stmt.value, env)
-            return env
+            return self.grown(stmt.value, env)
         if isinstance(stmt, cst.Assert):
             self.test(stmt.test, env)
             if stmt.msg is not None:
@@ -327,6 +328,19 @@ class _Interpreter:
         if isinstance(stmt, cst.Raise) and stmt.exc is not None:
             self.ev(stmt.exc, env)
         return env
+
+    def grown(self, expr: cst.BaseExpression, env: Env) -> Env:
+        """`items.append(x)` (extend, insert, add): the list now holds what `x` is computed from,
+        so a loop over it later yields values computed from the same tensors."""
+        func = expr.func if isinstance(expr, cst.Call) and expr.args else None
+        if not (isinstance(func, cst.Attribute) and func.attr.value in _GROWING_METHODS
+                and isinstance(func.value, cst.Name) and func.value.value in env):
+            return env
+        held, added = env[func.value.value], self.analysis.value(expr.args[-1].value)
+        grad = held.grad or added.grad
+        return {**env, func.value.value: replace(
+            held, roles=held.roles | added.roles, grad=grad, cut=None if grad else (held.cut or added.cut),
+            kind=UNKNOWN if held.kind == STATIC and added.roles else held.kind, const=held.const and not added.roles)}
 
     def bind(self, target: cst.BaseExpression, value: Val, env: Env, source: cst.BaseExpression | None = None) -> None:
         if isinstance(target, cst.Name):

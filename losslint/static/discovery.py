@@ -72,7 +72,8 @@ class TensorFunction:
     name: str  # for messages: "l_1", "LocLoss.call", "<lambda>"
     kind: str  # "loss" or "layer"
     # loss: compile/subclass/factory/train_step/imported/signature (found by its parameters
-    # or name, no compile seen), metric (a Metric's update_state); layer: lambda/call
+    # or name, no compile seen), metric (a Metric's update_state), metric_fn (a function given to
+    # compile(metrics=...), which LL111 alone looks at); layer: lambda/call
     origin: str
     # name -> role: "target"/"prediction" in a loss, "input" in a layer function
     tracked: dict[str, str]
@@ -107,7 +108,7 @@ class TensorFunction:
         """What messages call it: "loss", "metric" (update_state) or "layer function"."""
         if self.kind != "loss":
             return "layer function"
-        return "metric" if self.origin == "metric" else "loss"
+        return "metric" if self.origin in ("metric", "metric_fn") else "loss"
 
 
 @dataclass
