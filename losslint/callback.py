@@ -13,11 +13,11 @@ trainer.py). `on_train_begin` swaps in a one-shot function. Its first call:
 - probes the model and its losses on it;
 - trains on that element and the rest of the execution's batches.
 
-For the last step it hands the original function a plain Python iterator: the element first,
-then the rest of the real iterator. The original function takes the branch it has for
-non-tf.data iterators, one `one_step_on_data` per batch, `steps_per_execution` of them. So no
-batch is lost or repeated, and a `steps_per_execution` above 1 consumes exactly as many batches
-as without the callback. The probe restores the weights, metrics and optimizer it touches
+For the last step it hands the original function an iterator of that element and the rest of
+the execution's batches (`steps_per_execution` in all) from the real iterator: a tf.data
+iterator of the same element spec, so Keras traces its step as often as without the callback
+(`_replay`). So no batch is lost or repeated, and a `steps_per_execution` above 1 consumes
+exactly as many batches as without the callback. The probe restores the weights, metrics and optimizer it touches
 (losslint.dynamic), and this module also restores the random state it resets. Training with the
 callback gives the same weights as without it (tests/test_callback.py measures this).
 
@@ -110,7 +110,7 @@ class Callback(keras.callbacks.Callback):
         batch = next(iterator)  # StopIteration (no data) ends the epoch as Keras' step would
         self.probed, self._probed_model = True, self.model
         self._check(batch)
-        return original(itertools.chain([batch], iterator))
+        return original(_replay(batch, iterator, self.model.steps_per_execution))
 
     def _check(self, batch: Any) -> None:
         model = self.model
@@ -160,6 +160,34 @@ def _local_batch(model: Any, batch: Any) -> tuple[Any, Any, Any]:
 
     data = tf.nest.map_structure(local, batch)
     return keras.utils.unpack_x_y_sample_weight(data)
+
+
+def _replay(batch: Any, iterator: Any, steps_per_execution: int) -> Any:
+    """An iterator for Keras' own train function: `batch`, then the rest of this execution's
+    batches from `iterator`, then nothing; later calls get the real iterator again.
+
+    A plain tf.data iterator is replayed as a tf.data iterator with the same element spec, so
+    Keras traces its step as it would without the callback (its trace on this call serves the
+    real iterator too). Other iterators (a distribution strategy's) get a Python iterator of the
+    same batches: Keras runs one step per element on those, at the cost of a trace of the step
+    on concrete shapes.
+    """
+    import tensorflow as tf
+
+    spec = getattr(iterator, "element_spec", None)
+    plain = (tf.TensorSpec, tf.RaggedTensorSpec, tf.SparseTensorSpec)
+    if not isinstance(iterator, tf.data.Iterator) or spec is None or not all(
+        isinstance(s, plain) for s in tf.nest.flatten(spec)
+    ):
+        return itertools.chain([batch], iterator)
+    batches = [batch]
+    for _ in range(steps_per_execution - 1):
+        try:
+            batches.append(next(iterator))
+        except StopIteration:  # the data ends inside this execution, as it would without us
+            break
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
+    return iter(dataset)
 
 
 def _rows(x: Any) -> int | None:

@@ -81,6 +81,16 @@ def _same(a: list, b: list) -> bool:
     return len(a) == len(b) and all(np.array_equal(p, q) for p, q in zip(a, b))
 
 
+def _traces(model) -> tuple[int, int]:
+    """How often Keras traced its multi-step function and its one-step function (Keras 3.15's
+    tensorflow trainer keeps both in the train function's closure)."""
+    cells = {getattr(c.cell_contents, "__name__", ""): c.cell_contents for c in model.train_function.__closure__}
+    return (
+        cells["multi_step_on_iterator"].experimental_get_tracing_count(),
+        cells["one_step_on_data"].__wrapped__.experimental_get_tracing_count(),
+    )
+
+
 def _random_draws() -> tuple:
     """The next number of each global random stream a user's code would draw after fit."""
     return (np.random.rand(), float(tf.random.uniform(())), float(keras.random.uniform(())))
@@ -94,13 +104,14 @@ def test_clean_model_trains_exactly_as_without_the_callback(steps_per_execution:
         model = _sequential("mse", steps_per_execution)
         callbacks = [losslint.Callback()] if with_callback else []
         history = model.fit(x, y[:, None], batch_size=16, epochs=2, verbose=0, callbacks=callbacks)
-        runs.append((_weights(model), history.history, int(model.optimizer.iterations.numpy()), model))
+        runs.append((_weights(model), history.history, int(model.optimizer.iterations.numpy()), _traces(model)))
         if with_callback:
             callback = callbacks[0]
             assert callback.probed and callback.findings == []
             assert model.train_function != callback._first_step  # Keras' own function is back
-    (w0, h0, it0, _), (w1, h1, it1, _) = runs
+    (w0, h0, it0, t0), (w1, h1, it1, t1) = runs
     assert it0 == it1 == 14  # 7 batches of 16 per epoch: no batch lost or repeated
+    assert t0 == t1  # the step is traced as often as without the callback
     assert h0 == h1
     assert _same(w0, w1)
 
