@@ -14,7 +14,8 @@ from losslint.api import LossLintError, LossLintWarning, check, probe
 
 __version__ = "0.1.0"
 
-__all__ = ["Callback", "LossLintError", "LossLintWarning", "__version__", "check", "probe"]
+# Not "Callback": `from losslint import *` would import Keras.
+__all__ = ["LossLintError", "LossLintWarning", "__version__", "check", "probe"]
 
 
 def __getattr__(name: str) -> Any:

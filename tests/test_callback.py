@@ -207,6 +207,30 @@ def test_dataset_with_sample_weights_and_no_steps() -> None:
     assert model.train_function is not None and model.train_function != callback._first_step
 
 
+def test_dict_inputs_and_two_outputs_with_steps_per_execution() -> None:
+    """Nested batches (dicts of inputs and of targets) go through the probe and the replay."""
+    x, y = _data(50)
+    inputs = {"a": x[:, :3], "b": x[:, 3:]}
+    targets = {"sum": y[:, None], "first": x[:, :1]}
+    runs = []
+    for with_callback in (False, True):
+        keras.utils.set_random_seed(5)
+        a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+        hidden = layers.Dense(6, activation="relu")(layers.Concatenate()([a, b]))
+        model = keras.Model(
+            {"a": a, "b": b},
+            {"sum": layers.Dense(1, name="sum")(hidden), "first": layers.Dense(1, name="first")(hidden)},
+        )
+        model.compile(optimizer="adam", loss={"sum": "mse", "first": "mae"}, steps_per_execution=2)
+        callbacks = [losslint.Callback()] if with_callback else []
+        history = model.fit(inputs, targets, batch_size=8, epochs=2, verbose=0, callbacks=callbacks)
+        runs.append((_weights(model), history.history))
+        if with_callback:
+            assert callbacks[0].probed and callbacks[0].findings == []
+    assert runs[0][1] == runs[1][1]
+    assert _same(runs[0][0], runs[1][0])
+
+
 def test_a_probe_failure_warns_and_training_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("probe exploded")
