@@ -18,7 +18,6 @@ from typing import Any
 from losslint.findings import Finding
 
 
-
 class LossLintError(AssertionError):
     """losslint found problems with a model's losses; `findings` lists them."""
 
@@ -31,22 +30,53 @@ class LossLintError(AssertionError):
         super().__init__("\n".join(lines))
 
 
+class LossLintWarning(UserWarning):
+    """losslint.Callback(on_finding="warn") found problems; the message lists them."""
+
+
 def probe(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None) -> list[Finding]:
     """Dynamic findings for a live compiled model: every loss (and function metric) is called
     with tensors of the shapes of `x`/`y` (the first `batch_size` rows are enough) the way
     Keras calls it in `fit`. Without `x`/`y` the model's input specs are used and the targets
     are assumed to have the outputs' shapes. Paths are absolute."""
-    return _probe(model, x, y, batch_size, depth=2)
+    return _probe(model, x, y, batch_size, _caller())
 
 
 def check(model: Any, x: Any = None, y: Any = None, batch_size: int | None = None) -> None:
     """`probe`, raising LossLintError (an AssertionError) when there is any finding."""
-    findings = _probe(model, x, y, batch_size, depth=2)
+    findings = _probe(model, x, y, batch_size, _caller())
     if findings:
         raise LossLintError(findings)
 
 
-def _probe(model: Any, x: Any, y: Any, batch_size: int | None, depth: int) -> list[Finding]:
+def _caller() -> tuple[str, int]:
+    """(file, line) of the code that called the function calling this one."""
+    frame = sys._getframe(2)
+    return os.path.abspath(frame.f_code.co_filename), frame.f_lineno
+
+
+def user_frame(frame: Any) -> tuple[str, int] | None:
+    """(file, line) of the innermost frame from `frame` outwards in the user's own files (the
+    `fit` call a callback runs under, the test that calls a fixture), None if there is none."""
+    user = _NonLibraryFiles()
+    while frame is not None:
+        if frame.f_code.co_filename in user:
+            return os.path.abspath(frame.f_code.co_filename), frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def probe_at(
+    model: Any, x: Any, y: Any, batch_size: int | None, where: tuple[str, int], sample_weight: Any = None,
+) -> list[Finding]:
+    """`probe` with the line findings fall back to (and name as related location) given by the
+    caller: the callback's `fit` call, the fixture's test line."""
+    return _probe(model, x, y, batch_size, where, sample_weight)
+
+
+def _probe(
+    model: Any, x: Any, y: Any, batch_size: int | None, call: tuple[str, int], sample_weight: Any = None,
+) -> list[Finding]:
     from losslint.dynamic.capture import CompileRecord, FitRecord, SourceLine
     from losslint.dynamic.data import first_batch
     from losslint.dynamic.discrepancy import measure
@@ -54,8 +84,7 @@ def _probe(model: Any, x: Any, y: Any, batch_size: int | None, depth: int) -> li
 
     if not getattr(model, "compiled", False):
         raise ValueError("losslint.probe needs a compiled model: call model.compile(...) first")
-    frame = sys._getframe(depth)
-    where = SourceLine(os.path.abspath(frame.f_code.co_filename), frame.f_lineno)
+    where = SourceLine(*call)
     config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
     kwargs = {
         key: config.get(key)
@@ -66,7 +95,9 @@ def _probe(model: Any, x: Any, y: Any, batch_size: int | None, depth: int) -> li
     compile_record = CompileRecord(model=model, kwargs=kwargs, where=where)
     fit = None
     if x is not None or y is not None:
-        fit = FitRecord(model=model, method="fit", x=x, y=y, batch_size=batch_size, where=where)
+        fit = FitRecord(
+            model=model, method="fit", x=x, y=y, sample_weight=sample_weight, batch_size=batch_size, where=where,
+        )
         first_batch(fit)
     user_files = _NonLibraryFiles()
     findings = measure(compile_record, fit, user_files).findings
