@@ -61,3 +61,67 @@ def test_compute_loss_through_any_name_uses_the_compiled_loss(body: str) -> None
 )
 def test_own_loss_is_still_reported_whatever_the_model_is_called(body: str) -> None:
     assert codes_at(step(body), ("LL301",)) == [(4, "LL301")]
+
+
+# LL106: one finding per removed import or name, where it is written (point 6) ------------------
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        # the private Keras 2 copy: the import, not each `keras.` use
+        ("from tensorflow.python import keras\nm = keras.Sequential()\nd = keras.layers.Dense(2)\n", [(1, "LL106")]),
+        ("from tensorflow.python.keras import layers\nd = layers.Dense(2)\ne = layers.Dense(3)\n", [(1, "LL106")]),
+        ("import tensorflow.python.keras as tk\nd = tk.layers.Dense(2)\n", [(1, "LL106")]),
+        ("from keras.layers.core import Dense\nd = Dense(2)\ne = Dense(3)\n", [(1, "LL106")]),
+        # a removed name imported: ImportError at the import, its uses are the same problem
+        ("from keras.losses import mse\na = mse(x, y)\nb = mse(x, y)\n", [(1, "LL106")]),
+        ("from keras.backend import dot, epsilon\na = dot(x, y) + epsilon()\n", [(1, "LL106")]),
+        # written at each use: each use is reported
+        ("from keras import backend as K\na = K.dot(x, y)\nb = K.dot(x, y)\n", [(2, "LL106"), (3, "LL106")]),
+        ("import keras\nd = keras.layers.core.Dense(1)\n", [(2, "LL106")]),
+        ("import tensorflow as tf\na = tf.log(x)\nb = tf.log(y)\n", [(2, "LL106"), (3, "LL106")]),
+        # fine: the public names
+        ("from tensorflow import keras\nd = keras.layers.Dense(2)\n", []),
+        ("from keras.losses import mean_squared_error\na = mean_squared_error(x, y)\n", []),
+        ("from keras import backend\ne = backend.epsilon()\n", []),
+    ],
+)
+def test_removed_api_once_where_it_is_written(source: str, expected: list) -> None:
+    assert codes_at(source, ("LL106",)) == expected
+
+
+def test_removed_import_message_says_import_error() -> None:
+    report = lint_source("s.py", "from keras.losses import mse\n", Config(select=("LL106",)))
+    (finding,) = report.findings
+    assert "ImportError: cannot import name 'mse' from 'keras.losses'" in finding.message
+    assert "AttributeError" not in finding.message
+    assert "mean_squared_error" in finding.fix
+
+
+_FALLBACK = """
+try:
+    {first}
+except {caught}:
+    from keras.losses import mean_squared_error as mse
+l = mse(a, b)
+"""
+
+
+@pytest.mark.parametrize(
+    "first, caught",
+    [
+        ("from keras.losses import mse", "ImportError"),
+        ("from keras.losses import mse", "(ImportError, AttributeError)"),
+        ("from keras.losses import mse", "Exception"),
+        ("from keras.layers.core import Dense as mse", "ModuleNotFoundError"),
+        ("from tensorflow.python import keras; mse = keras.losses.mse", "ImportError"),
+    ],
+)
+def test_an_import_with_an_import_error_fallback_is_fine(first: str, caught: str) -> None:
+    assert codes_at(_FALLBACK.format(first=first, caught=caught), ("LL106",)) == []
+
+
+def test_an_import_in_a_try_that_does_not_catch_its_error_is_reported() -> None:
+    source = "try:\n    from keras.losses import mse\nexcept ValueError:\n    pass\n"
+    assert codes_at(source, ("LL106",)) == [(2, "LL106")]
+
