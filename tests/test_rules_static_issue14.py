@@ -125,3 +125,69 @@ def test_an_import_in_a_try_that_does_not_catch_its_error_is_reported() -> None:
     source = "try:\n    from keras.losses import mse\nexcept ValueError:\n    pass\n"
     assert codes_at(source, ("LL106",)) == [(2, "LL106")]
 
+
+# LL105: a name given to a model as its inputs, then to a loss (point 7) -------------------------
+
+_LOSS_CLASS = """
+import keras
+class L(keras.losses.Loss):
+    def __init__(self, extra):
+        super().__init__()
+        self.extra = extra
+    def call(self, y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(y_true - y_pred * self.extra), axis=-1)
+"""
+
+
+@pytest.mark.parametrize(
+    "wiring, line",
+    [
+        # seed 004: `inputs` is built where the snippet says "# specify model structure..."
+        ("model = keras.Model(inputs=inputs, outputs=outputs)\nmodel.compile('adam', loss=L(inputs))", 10),
+        ("inputs, outputs = build()\nmodel = keras.Model(inputs, outputs)\nmodel.compile('adam', loss=L(inputs))", 11),
+        ("a, b = build()\nmodel = keras.Model([a, b], out)\nmodel.compile('adam', loss=L(b))", 11),
+        ("a, b = build()\nmodel = keras.Model({'x': a, 'y': b}, out)\nmodel.compile('adam', loss=L(b))", 11),
+        ("def fit(inputs, outputs):\n    m = keras.Model(inputs=inputs, outputs=outputs)\n    m.compile('adam', loss=L(inputs))", 11),
+        # a Model subclass that keeps keras.Model's constructor
+        ("class Net(keras.Model):\n    pass\ninp, out = build()\nnet = Net(inp, out)\nnet.compile('adam', loss=L(inp))", 13),
+        # a model's .inputs, the model known by its class, not its name
+        ("class Net(keras.Model):\n    pass\nnet = Net(inp, out)\nnet.compile('adam', loss=L(net.inputs[0]))", 12),
+    ],
+)
+def test_model_inputs_given_to_a_loss(wiring: str, line: int) -> None:
+    assert codes_at(_LOSS_CLASS + wiring + "\n", ("LL105",)) == [(line, "LL105")]
+
+
+def test_model_inputs_given_to_a_loss_factory_or_captured() -> None:
+    source = """
+        import keras
+        def make_loss(x_in):
+            def loss(y_true, y_pred):
+                return keras.ops.mean(keras.ops.square(y_true - y_pred * x_in), axis=-1)
+            return loss
+        def closure(y_true, y_pred):
+            return keras.ops.mean(keras.ops.square(y_true - y_pred * inputs), axis=-1)
+        inputs, outputs = build()
+        model = keras.Model(inputs=inputs, outputs=outputs)
+        model.compile("adam", loss=make_loss(inputs))
+        model.compile("adam", loss=closure)
+    """
+    assert codes_at(source, ("LL105",)) == [(8, "LL105"), (11, "LL105")]
+
+
+@pytest.mark.parametrize(
+    "wiring",
+    [
+        # rebound after the model took it: which value the loss gets is not visible
+        "inputs, outputs = build()\nmodel = keras.Model(inputs, outputs)\ninputs = load()\nmodel.compile('adam', loss=L(inputs))",
+        # another function's local of the same name
+        "def make():\n    inputs, outputs = build()\n    return keras.Model(inputs, outputs)\ninputs = 0.5\nmake().compile('adam', loss=L(inputs))",
+        # a subclass with its own constructor: its first argument is not the inputs
+        "class VAE(keras.Model):\n    def __init__(self, encoder, decoder):\n        super().__init__()\nvae = VAE(encoder, decoder)\nvae.compile('adam', loss=L(encoder))",
+        # the data, not the symbolic inputs
+        "inputs, outputs = build()\nmodel = keras.Model(inputs, outputs)\nmodel.compile('adam', loss=L(x_train))",
+        "model = keras.Model(inputs=inputs, outputs=outputs)\nmodel.compile('adam', loss=L(inputs_scale))",
+    ],
+)
+def test_other_names_given_to_a_loss_are_fine(wiring: str) -> None:
+    assert codes_at(_LOSS_CLASS + wiring + "\n", ("LL105",)) == []
