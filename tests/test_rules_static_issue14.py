@@ -191,3 +191,97 @@ def test_model_inputs_given_to_a_loss_factory_or_captured() -> None:
 )
 def test_other_names_given_to_a_loss_are_fine(wiring: str) -> None:
     assert codes_at(_LOSS_CLASS + wiring + "\n", ("LL105",)) == []
+
+
+# LL107: TF 0.x/TF 1 positional order, and crossentropies outside the compiled losses (point 3) --
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "tf.compat.v1.losses.softmax_cross_entropy(y_pred, y_true)",
+        "tf.compat.v1.losses.sparse_softmax_cross_entropy(y_pred, y_true)",
+        "tf.compat.v1.losses.sigmoid_cross_entropy(multi_class_labels=y_pred, logits=y_true)",
+        "tf.compat.v1.losses.log_loss(y_pred, y_true)",
+        "tf.losses.categorical_crossentropy(y_pred, y_true)",
+    ],
+)
+def test_tf1_losses_swapped_in_a_compiled_loss(call: str) -> None:
+    source = f"""
+        import tensorflow as tf
+        def loss(y_true, y_pred):
+            return {call}
+        model.compile("adam", loss=loss)
+    """
+    assert codes_at(source, ("LL107",)) == [(4, "LL107")]
+
+
+_OUTSIDE = """
+import tensorflow as tf
+import keras
+model = keras.Sequential([keras.layers.Dense(3)])
+x_ = tf.compat.v1.placeholder(tf.float32, [None, 8])
+y_ = tf.compat.v1.placeholder(tf.float32, [None, 3])
+y_conv = tf.matmul(x_, w)
+for xb, yb in dataset:
+    logits = model(xb, training=True)
+    out = {call}
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        # TF 0.x order, the classic MNIST tutorial's names
+        "tf.nn.softmax_cross_entropy_with_logits(y_conv, y_)",
+        "tf.compat.v1.losses.softmax_cross_entropy(y_conv, y_)",
+        # the model's output as labels, the data's labels as logits
+        "tf.nn.softmax_cross_entropy_with_logits(labels=logits, logits=yb)",
+        "tf.nn.sparse_softmax_cross_entropy_with_logits(logits, yb)",
+        "keras.losses.categorical_crossentropy(logits, tf.cast(yb, tf.float32), from_logits=True)",
+        # names that can mean nothing else, on both sides
+        "tf.nn.sigmoid_cross_entropy_with_logits(student_logits, true_labels)",
+    ],
+)
+def test_crossentropy_swapped_outside_the_compiled_losses(call: str) -> None:
+    assert codes_at(_OUTSIDE.format(call=call), ("LL107",)) == [(10, "LL107")]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "tf.nn.softmax_cross_entropy_with_logits(y_, y_conv)",
+        "tf.nn.softmax_cross_entropy_with_logits(labels=yb, logits=logits)",
+        "tf.compat.v1.losses.softmax_cross_entropy(onehot_labels=y_, logits=y_conv)",
+        # compat.v1.nn takes a _sentinel first: positional arguments raise, they are no swap
+        "tf.compat.v1.nn.softmax_cross_entropy_with_logits(y_conv, y_)",
+        # an input placeholder is not the target
+        "tf.nn.softmax_cross_entropy_with_logits(y_conv, x_)",
+        # distillation: another model's output as the labels, on purpose
+        "tf.nn.softmax_cross_entropy_with_logits(labels=model(xb), logits=logits)",
+        "tf.nn.softmax_cross_entropy_with_logits(labels=tf.nn.softmax(logits), logits=logits)",
+        # names that may mean anything: not evidence enough on both sides
+        "tf.nn.sigmoid_cross_entropy_with_logits(output, y)",
+        "tf.nn.sigmoid_cross_entropy_with_logits(a, b)",
+    ],
+)
+def test_crossentropy_outside_the_compiled_losses_not_swapped(call: str) -> None:
+    assert codes_at(_OUTSIDE.format(call=call), ("LL107",)) == []
+
+
+def test_swapped_call_in_a_train_step_names_its_evidence() -> None:
+    source = """
+        import tensorflow as tf
+        import keras
+        class M(keras.Model):
+            def train_step(self, data):
+                x, y = data
+                y_pred = self(x, training=True)
+                loss = tf.nn.sparse_softmax_cross_entropy_with_logits(y_pred, y)
+                return {"ce": loss}
+    """
+    report = lint_source("s.py", textwrap.dedent(source), Config(select=("LL107",)))
+    (finding,) = report.findings
+    assert finding.line == 8
+    assert "the model's output, line 7" in finding.message and "from the data, line 6" in finding.message
+    assert "must equal `logits.shape.rank - 1`" in finding.message  # a sparse one fails, measured
+    assert "sparse_softmax_cross_entropy_with_logits(y, y_pred)" in finding.fix
