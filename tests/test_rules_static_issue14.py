@@ -285,3 +285,71 @@ def test_swapped_call_in_a_train_step_names_its_evidence() -> None:
     assert "the model's output, line 7" in finding.message and "from the data, line 6" in finding.message
     assert "must equal `logits.shape.rank - 1`" in finding.message  # a sparse one fails, measured
     assert "sparse_softmax_cross_entropy_with_logits(y, y_pred)" in finding.fix
+
+
+# LL104: contractions over every axis of two batched tensors, the batch axis included (point 3) --
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return tf.tensordot(y_true, y_pred, axes=2)",
+        "s = tf.tensordot(y_true, y_pred, 2)\nreturn 1.0 - s",
+        "return tf.tensordot(y_true, y_pred, axes=[[0, 1], [0, 1]])",
+        "return -ops.tensordot(ops.abs(y_true), y_pred, axes=((1, 0), (1, 0)))",
+        "return -ops.vdot(y_true, y_pred)",
+        "return np.vdot(y_true, y_pred)",
+    ],
+)
+def test_loss_contracting_every_axis_with_the_batch(body: str) -> None:
+    source = _loss_source(body, "import numpy as np\n")
+    assert codes_at(source, ("LL104",)) == [(5, "LL104")]  # the product is on the body's first line
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return tf.tensordot(y_true, y_pred, axes=[[1], [1]])",  # (batch, batch) similarities
+        "return tf.tensordot(y_pred, kernel, axes=2)",  # a weight, not a batched tensor
+        "return tf.tensordot(y_true, y_pred, axes=1)",
+        "return tf.tensordot(ops.sum(y_true, axis=0), ops.sum(y_pred, axis=0), axes=1)",
+        # per-batch statistics that the loss goes on to use (discriminative instance loss)
+        "cells = tf.tensordot(y_true, y_pred, axes=[[0, 1, 2], [0, 1, 2]])\nreturn ops.sum(y_pred * cells[0], axis=-1)",
+        "cells = tf.tensordot(y_true, y_pred, axes=[[0, 1], [0, 1]])\nreturn ops.sum(y_pred * cells, axis=-1)",
+        "return ops.sum(y_true * y_pred, axis=-1)",
+    ],
+)
+def test_products_that_keep_the_batch_axis_or_use_a_weight(body: str) -> None:
+    assert codes_at(_loss_source(body), ("LL104",)) == []
+
+
+def _loss_source(body: str, imports: str = "") -> str:
+    """A compiled loss function whose body is `body` (unindented lines), from line 5 on."""
+    return (
+        f"{imports}import tensorflow as tf\nfrom keras import ops\ndef loss(y_true, y_pred):\n"
+        + textwrap.indent(body, "    ") + "\nmodel.compile('adam', loss=loss)\n"
+    )
+
+
+def test_lambda_contracting_every_axis_of_a_known_rank() -> None:
+    source = """
+        import tensorflow as tf
+        import keras
+        inp = keras.Input(shape=(8,))
+        h = keras.layers.Dense(4)(inp)
+        s = keras.layers.Lambda(lambda t: tf.tensordot(t, t, axes=[[0, 1], [0, 1]]))(h)
+        r = keras.layers.Reshape((2, 2))(h)
+        v = keras.layers.Lambda(lambda t: tf.tensordot(t, t, axes=[[0, 1, 2], [0, 1, 2]]))(r)
+        w = keras.layers.Lambda(lambda t: tf.tensordot(t, t, axes=[[1], [1]]))(h)
+    """
+    assert codes_at(source, ("LL104",)) == [(6, "LL104"), (8, "LL104")]
+    (finding, _) = lint_source("s.py", textwrap.dedent(source), Config(select=("LL104",))).findings
+    assert "every axis of two batched rank-2 tensors" in finding.message and "in a layer" in finding.message
+
+
+def test_contraction_message_and_fix() -> None:
+    source = "import tensorflow as tf\ndef loss(y_true, y_pred):\n    return tf.tensordot(y_true, y_pred, axes=2)\nmodel.compile('adam', loss=loss)\n"
+    (finding,) = lint_source("s.py", source, Config(select=("LL104",))).findings
+    assert "one scalar for the whole batch instead of one value per sample" in finding.message
+    assert "in a loss" in finding.message
+    assert "keras.ops.sum(y_true * y_pred, axis=-1)" in finding.fix
+
