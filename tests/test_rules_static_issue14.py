@@ -353,3 +353,31 @@ def test_contraction_message_and_fix() -> None:
     assert "in a loss" in finding.message
     assert "keras.ops.sum(y_true * y_pred, axis=-1)" in finding.fix
 
+
+_TF1_CLASS = """
+import tensorflow as tf
+class LogisticRegression:
+    def __init__(self):
+        self.input_labels = None
+        self.model_output = None
+    def build(self, n):
+        self.input_data = tf.compat.v1.placeholder("float", [None, n])
+        self.input_labels = tf.compat.v1.placeholder("float", [None, 3])
+        self.model_output = tf.matmul(self.input_data, self.W_) + self.b_
+        self.cost = tf.reduce_mean({call})
+"""
+
+
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        # TF 0.x order in a TF 1 model class: the tensors are attributes of the model
+        ("tf.nn.softmax_cross_entropy_with_logits(self.model_output, self.input_labels)", [(11, "LL107")]),
+        ("tf.nn.softmax_cross_entropy_with_logits(self.input_labels, self.model_output)", []),
+        ("tf.nn.softmax_cross_entropy_with_logits(labels=self.input_labels, logits=self.model_output)", []),
+        # an autoencoder's input as the logits: the input placeholder is not known as the target
+        ("tf.nn.sigmoid_cross_entropy_with_logits(self.model_output, self.input_data)", []),
+    ],
+)
+def test_tf1_model_class_attributes(call: str, expected: list) -> None:
+    assert codes_at(_TF1_CLASS.format(call=call), ("LL107",)) == expected

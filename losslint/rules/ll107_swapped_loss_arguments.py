@@ -144,8 +144,8 @@ def _call_finding(
         )
     else:
         effect = (
-            "the crossentropy is then linear in the model's output and has no minimum, so it "
-            "trains silently while the loss falls without limit (LL209)"
+            "the crossentropy is then linear in the model's output, a different objective that "
+            "trains silently (on logits it has no minimum: the loss falls without limit, LL209)"
         )
     return ctx.finding(
         RULE,
@@ -190,9 +190,14 @@ def _evidence(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> Evi
         if api is not None and api.op is not None and api.leaf in _CASTS and expr.args:
             return _evidence(ctx, expr.args[0].value, depth + 1)
         return None
-    if not isinstance(expr, cst.Name):
+    if isinstance(expr, cst.Name):
+        name = expr.value
+        found = [_binding_kind(ctx, site) for site in ctx.binding_sites(expr)]
+    elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self":
+        name = expr.attr.value
+        found = _attribute_kinds(ctx, expr)  # TF 1 models keep their tensors in attributes
+    else:
         return None
-    found = [_binding_kind(ctx, site) for site in ctx.binding_sites(expr)]
     kinds = {kind for kind, _ in found}
     if len(kinds) == 1 and found:
         kind, line = found[0]
@@ -200,40 +205,76 @@ def _evidence(ctx: FileContext, expr: cst.BaseExpression, depth: int = 0) -> Evi
             return Evidence(PREDICTION, f" (the model's output, line {line})", True)
         if kind == "data":
             return Evidence(TARGET, f" (from the data, line {line})", True)
-        if kind == "placeholder" and _DATA_NAME.match(expr.value):
+        if kind == "placeholder" and _DATA_NAME.match(name):
             return Evidence(TARGET, f" (a placeholder fed with the data, line {line})", True)
+        if kind == "computed" and not _CLEAR_TARGET_NAME.match(name):
+            # Computed by tensor ops (TF 1: `tf.matmul(h, W) + b`): the model's output when the
+            # other argument is sure to be the data; on its own, only as sure as its name.
+            return Evidence(
+                PREDICTION, f" (computed in the graph, line {line})", bool(_CLEAR_PREDICTION_NAME.match(name))
+            )
     if kinds & {"model", "data", "placeholder"}:
         return None  # a placeholder for the inputs, or sources that disagree: nothing to say
-    if _PREDICTION_NAME.match(expr.value):
-        return Evidence(PREDICTION, "", bool(_CLEAR_PREDICTION_NAME.match(expr.value)))
-    if _DATA_NAME.match(expr.value):
-        return Evidence(TARGET, "", bool(_CLEAR_TARGET_NAME.match(expr.value)))
+    if _PREDICTION_NAME.match(name):
+        return Evidence(PREDICTION, "", bool(_CLEAR_PREDICTION_NAME.match(name)))
+    if _DATA_NAME.match(name):
+        return Evidence(TARGET, "", bool(_CLEAR_TARGET_NAME.match(name)))
     return None
 
 
 def _binding_kind(ctx: FileContext, site: cst.CSTNode) -> tuple[str, int]:
-    """("model" | "data" | "placeholder" | "other", line) for one binding of a name."""
+    """(kind, line) for one binding of a name: see _value_kind; "data" for a loop target."""
     line = ctx.start(site)[0]
     statement = ctx.enclosing(site, (cst.For, cst.Assign, cst.FunctionDef, cst.Lambda, cst.ClassDef))
     if isinstance(statement, cst.For) and ctx.is_within(site, statement.target):
         return "data", line  # `for x, y in dataset:`
     if not isinstance(statement, cst.Assign) or not any(ctx.is_within(site, t) for t in statement.targets):
         return "other", line
-    value = statement.value
     unpacked = any(isinstance(t.target, (cst.Tuple, cst.List)) for t in statement.targets)
+    return _value_kind(ctx, statement.value, unpacked), line
+
+
+def _attribute_kinds(ctx: FileContext, attribute: cst.Attribute) -> list[tuple[str, int]]:
+    """(kind, line) for each `self.<attr> = value` of the class (`= None` placeholders skipped)."""
+    cls = ctx.enclosing(attribute, (cst.ClassDef,))
+    if cls is None:
+        return []
+    found: list[tuple[str, int]] = []
+    for node in ctx.walk(cls):
+        if not isinstance(node, cst.Assign) or len(node.targets) != 1:
+            continue
+        target = node.targets[0].target
+        if (
+            isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+            and target.value.value == "self" and target.attr.value == attribute.attr.value
+            and not (isinstance(node.value, cst.Name) and node.value.value == "None")
+        ):
+            found.append((_value_kind(ctx, node.value, False), ctx.start(node)[0]))
+    return found
+
+
+def _value_kind(ctx: FileContext, value: cst.BaseExpression, unpacked: bool) -> str:
+    """"model" (a call of the model), "data" (unpacked from a batch), "placeholder",
+    "computed" (by tensor ops) or "other"."""
     if isinstance(value, cst.Call):
         api = ctx.call_api(value)
         if api is not None and (api.leaf == "placeholder" or api.path in ("Input", "layers.Input")):
-            return "placeholder", line
+            return "placeholder"
         if api is not None and api.leaf == "unpack_x_y_sample_weight":
-            return "data", line
+            return "data"
         if api is None and _is_model(ctx, value.func):
-            return "model", line
+            return "model"
         if api is None and unpacked and isinstance(value.func, cst.Name) and value.func.value == "next":
-            return "data", line  # `x, y = next(iterator)`
+            return "data"  # `x, y = next(iterator)`
+        if api is not None and api.op is not None and not unpacked:
+            return "computed"
     if unpacked and isinstance(value, cst.Name) and value.value in ("data", "batch"):
-        return "data", line  # `x, y = data` in a train_step
-    return "other", line
+        return "data"  # `x, y = data` in a train_step
+    if isinstance(value, cst.BinaryOperation) and not unpacked:
+        operands = (value.left, value.right)
+        if any(isinstance(o, cst.Call) and _value_kind(ctx, o, False) == "computed" for o in operands):
+            return "computed"
+    return "other"
 
 
 def _is_model(ctx: FileContext, func: cst.BaseExpression) -> bool:
