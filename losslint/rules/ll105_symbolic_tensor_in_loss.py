@@ -31,6 +31,8 @@ _FIX = (
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
+    if not ctx.index.loss_constructions and not ctx.index.losses:
+        return  # most files (libraries) have no loss: no need to look for model constructors
     model_inputs = _model_inputs(ctx)
     seen: set[int] = set()
     for call in ctx.index.loss_constructions:
@@ -138,7 +140,7 @@ def _model_inputs(ctx: FileContext) -> list[ModelInput]:
             if api.family != "keras" or api.leaf not in ("Model", "Functional"):
                 continue
             positional = True
-        elif isinstance(call.func, cst.Name):
+        elif isinstance(call.func, cst.Name) and ctx.index.model_classes:
             classes = [c for c in ctx.bindings(call.func) if isinstance(c, cst.ClassDef)]
             if not classes or any(c not in ctx.index.model_classes for c in classes):
                 continue

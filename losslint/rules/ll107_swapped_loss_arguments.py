@@ -51,7 +51,7 @@ _PREDICTION_NAME = re.compile(
 _DATA_NAME = re.compile(
     r"(?i)^(y_?true|y_|ys?|labels?|.+_labels?|labels?_.+|targets?|.+_targets?|onehot_labels|y_batch|batch_y|y_train)$"
 )
-# Names that can mean nothing else: on both sides of a call they are evidence enough.
+# Names that can mean nothing else: one of them, on either side of a call, is evidence enough.
 _CLEAR_PREDICTION_NAME = re.compile(r"(?i)^(logits|.+_logits|y_?pred|y_conv|predictions)$")
 _CLEAR_TARGET_NAME = re.compile(r"(?i)^(labels|.+_labels|onehot_labels|y_?true|y_|targets)$")
 _CASTS = frozenset({"cast", "convert_to_tensor", "identity", "one_hot", "to_float", "stop_gradient"})
