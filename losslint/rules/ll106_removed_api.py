@@ -6,6 +6,7 @@ not importable, TypeError/ValueError on use); see rules/LL106-removed-api.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -229,6 +230,8 @@ def _module_message(module: str, replacement: str) -> tuple[str, str]:
 
 
 def _check_import(ctx: FileContext, node: cst.Import | cst.ImportFrom) -> Iterator[Finding]:
+    if _guarded(ctx, node):
+        return
     if isinstance(node, cst.ImportFrom):
         if node.relative or node.module is None:
             return
@@ -236,6 +239,7 @@ def _check_import(ctx: FileContext, node: cst.Import | cst.ImportFrom) -> Iterat
         names = [] if isinstance(node.names, cst.ImportStar) else [dotted(a.name) or "" for a in node.names]
         candidates = [base] + [f"{base}.{n}" for n in names]
     else:
+        base, names = "", []
         candidates = [dotted(a.name) or "" for a in node.names]
     for qualified in candidates:
         removed = _removed_module(qualified)
@@ -243,6 +247,60 @@ def _check_import(ctx: FileContext, node: cst.Import | cst.ImportFrom) -> Iterat
             message, fix = _module_message(*removed)
             yield ctx.finding(RULE, node, message, fix)
             return
+    # `from keras.losses import mse`: the removed name is written here, once; its uses are not
+    # reported again (_check_reference).
+    for alias, name in zip(node.names if names else (), names):
+        api = parse_api(f"{base}.{name}")
+        replacement, what = _api_replacement(api) if api is not None else (None, "")
+        if replacement is None or what == "module":
+            continue
+        error = f"(ImportError: cannot import name '{name}' from '{base}')"
+        yield ctx.finding(
+            RULE, alias,
+            f"`from {base} import {name}`: `{api.short()}` {_ATTRIBUTE_ERROR.sub(error, what)}",  # type: ignore[union-attr]
+            f"use {replacement}",
+        )
+
+
+# The exception of a removed attribute, at the end of a message: an import raises ImportError.
+_ATTRIBUTE_ERROR = re.compile(r"\([^()]*AttributeError[^()]*\)$")
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _guarded(ctx: FileContext, node: cst.Import | cst.ImportFrom) -> bool:
+    """An import in a `try` whose handler catches its ImportError: a compatibility fallback
+    (`try: from keras.layers.core import Dense` / `except ImportError: ...`), not a use."""
+    current = ctx.enclosing(node, (cst.Try, cst.FunctionDef, cst.ClassDef))
+    if not isinstance(current, cst.Try) or not ctx.is_within(node, current.body):
+        return False
+    for handler in current.handlers:
+        if handler.type is None:
+            return True
+        caught = handler.type.elements if isinstance(handler.type, cst.Tuple) else None
+        types = [e.value for e in caught] if caught is not None else [handler.type]
+        if any((dotted(t) or "").rsplit(".", 1)[-1] in _IMPORT_ERRORS for t in types):
+            return True
+    return False
+
+
+def _reported_at_import(ctx: FileContext, node: cst.Name | cst.Attribute) -> bool:
+    """The chain's leftmost name is imported from a removed module (`from tensorflow.python
+    import keras`), or is a removed name imported (`from keras.losses import mse`): that import
+    is the one finding, not each use."""
+    root: cst.BaseExpression = node
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if not isinstance(root, cst.Name):
+        return False
+    for binding in ctx.names.lookup(root):
+        if binding.qualified is None or not isinstance(binding.node, cst.ImportAlias):
+            continue
+        if _removed_module(binding.qualified) is not None:
+            return True
+        api = parse_api(binding.qualified)
+        if api is not None and _api_replacement(api)[0] is not None:
+            return True
+    return False
 
 
 def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterator[Finding]:
@@ -269,6 +327,8 @@ def _check_reference(ctx: FileContext, node: cst.Name | cst.Attribute) -> Iterat
             return
     if isinstance(node, cst.Name) and not any(b.qualified for b in ctx.names.lookup(node)):
         return  # `l = keras.losses.mse` is reported where the removed name is written, not at each alias use
+    if _reported_at_import(ctx, node):
+        return
     api = ctx.api(node)
     if api is None:
         return

@@ -13,8 +13,13 @@ from losslint.rule import Rule
 from losslint.static.context import FileContext, dotted, walk
 from losslint.static.discovery import classes_instantiated, compile_loss_arg
 
-# Calls that make a step use the compiled loss.
-_USES_COMPILED = frozenset({"self.compute_loss", "self._compute_loss", "self.compiled_loss", "self.loss"})
+# Methods that make a step use the compiled loss, whatever names the model: `self.compute_loss`,
+# `model.compute_loss` after `model = self`, a wrapper's `self.model.compute_loss`,
+# `super().compute_loss`. Only a Keras model has these (a plain object has no compute_loss).
+_USES_COMPILED = frozenset({"compute_loss", "_compute_loss", "compiled_loss"})
+# `self.loss(...)` is the compiled loss only on the model itself: `self.loss` of a wrapper or
+# `loss(...)` of any other object is the user's own.
+_SELF_LOSS = "self.loss"
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
@@ -51,8 +56,10 @@ def _uses_compiled_loss(function: cst.FunctionDef, methods: dict[str, cst.Functi
     for node in walk(function.body):
         if not isinstance(node, cst.Call):
             continue
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _USES_COMPILED:
+            return True
         callee = dotted(node.func) or ""
-        if callee in _USES_COMPILED:
+        if callee == _SELF_LOSS:
             return True
         helper = callee[len("self."):] if callee.startswith("self.") else None
         if helper in methods and helper not in seen and _uses_compiled_loss(methods[helper], methods, seen):
