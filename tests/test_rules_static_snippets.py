@@ -309,3 +309,15 @@ def test_trainer_plumbing_named_like_a_loss_is_not_a_loss() -> None:
     """
     assert losses(source) == {"loss": "signature"}
     assert codes_at(source) == [(10, "LL102")]
+
+
+def test_numpy_method_in_an_uncompiled_evaluation_helper_is_left_alone() -> None:
+    # A notebook's helper run eagerly after predict(): `.numpy()` there is right.
+    source = (
+        "import tensorflow as tf\n\n"
+        "def evaluate_preds(y_true, y_pred):\n"
+        "    mae = tf.keras.metrics.mean_absolute_error(y_true, y_pred)\n"
+        "    return {'mae': mae.numpy()}\n"
+    )
+    assert codes_at(source) == []
+    assert codes_at(source.replace("evaluate_preds", "mae_loss")) == [(5, "LL108")]

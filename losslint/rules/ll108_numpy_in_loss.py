@@ -28,10 +28,14 @@ def check(ctx: FileContext) -> Iterator[Finding]:
         if not on_tensors and not trained_loss(ctx, loss):
             continue
         analysis = analyse(ctx, loss)
+        # A function found by its signature alone that takes `.numpy()` of its results is an
+        # evaluation helper run eagerly (`evaluate_preds(y_true, y_pred)` after predict), unless
+        # its name says it is a loss.
+        eager_helper = bool(loss.unused_note) and "loss" not in loss.name.lower()
         for node in ctx.walk(loss.node.body):
             if not isinstance(node, cst.Call):
                 continue
-            numpy_of = _numpy_method_receiver(node, analysis)
+            numpy_of = None if eager_helper else _numpy_method_receiver(node, analysis)
             if numpy_of is not None:
                 yield _numpy_method_finding(ctx, loss, analysis, node, numpy_of)
                 continue
