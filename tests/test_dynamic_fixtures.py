@@ -15,7 +15,7 @@ from test_fixtures import FIXTURE_FILES, expected_findings
 
 @pytest.fixture(scope="session")
 def dynamic_run() -> tuple[list[dict], str]:
-    proc = run_cli("--dynamic", "--format", "json", "--timeout", "45", "--jobs", "2", "fixtures", timeout=1200)
+    proc = run_cli("--dynamic", "--format", "json", "--timeout", "45", "--jobs", "2", "fixtures", timeout=2400)
     stderr = proc.stderr.decode()
     assert "Traceback" not in stderr, stderr
     assert proc.returncode == 1, stderr
