@@ -963,3 +963,40 @@ def test_ll304_load_of_another_file_than_the_custom_models_is_clean() -> None:
 
 def test_ll304_load_of_the_custom_models_file_is_reported() -> None:
     assert [c for _, c in codes_at(LL304_NOTEBOOK.format(path="wide.keras"), select=("LL304",), header=False) if c == "LL304"] == ["LL304"]
+
+
+LL304_CHECKPOINT = """\
+import keras
+from keras import layers
+
+
+class Rmse(keras.metrics.Metric):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        pass
+
+    def result(self):
+        return 0.0
+
+
+def build():
+    return keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1)])
+
+
+model = build()
+model.compile(optimizer="adam", loss="mse", metrics=[Rmse()])
+model.fit(x, y)
+{rebind}callbacks = [keras.callbacks.ModelCheckpoint(filepath="best.keras", save_best_only=True)]
+model.fit(x, y, callbacks=callbacks)
+restored = keras.models.load_model("best.keras")
+"""
+
+
+def test_ll304_checkpoint_of_the_model_with_the_custom_metric_is_reported() -> None:
+    source = LL304_CHECKPOINT.format(rebind="")
+    assert [c for _, c in codes_at(source, select=("LL304",), header=False)] == ["LL304"]
+
+
+def test_ll304_checkpoint_of_a_model_built_anew_is_clean() -> None:
+    # The notebook's next experiment: `model` is bound anew before the checkpointed fit.
+    source = LL304_CHECKPOINT.format(rebind="model = build()\nmodel.compile(optimizer='adam', loss='mse')\n")
+    assert [c for _, c in codes_at(source, select=("LL304",), header=False)] == []

@@ -78,7 +78,7 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             if not (c.compile_only and no_compile)
             and any(
                 _reaches(ctx, use, scope) and (scope is not None or ctx.order(use) < ctx.order(call))
-                and _into(ctx, use, saves)
+                and _into(ctx, use, saves, call)
                 for use in c.uses
             )
         ]
@@ -145,50 +145,97 @@ def _saves(ctx: FileContext, scope: cst.FunctionDef | None) -> list[cst.Call]:
     return found
 
 
-def _saved_model(call: cst.Call) -> str | None:
-    """The name of the model a save writes (`wide.save(...)`, `save_model(wide, ...)`); None when
-    it is not a plain name (a checkpoint, `self.model.save`)."""
+def _saved_model(ctx: FileContext, call: cst.Call, load: cst.Call) -> tuple[str, cst.Call] | None:
+    """The name of the model a save writes: `wide.save(...)`, `save_model(wide, ...)`, or a
+    `ModelCheckpoint` given to `wide.fit(callbacks=...)` (in the list, or in a list bound to a
+    name given there), and the call that writes it (the save, or that fit); None when it is not
+    a plain name (`self.model.save`, a checkpoint made in a helper)."""
+    writer = call
     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "save":
         model = call.func.value
     elif (dotted(call.func) or "").rsplit(".", 1)[-1] == "save_model":
         model = arg(call, "model", 0)
     else:
-        return None
-    return model.value if isinstance(model, cst.Name) else None
+        fit = _fit_with(ctx, call, load)
+        if fit is None:
+            return None
+        writer, model = fit, fit.func.value  # type: ignore[attr-defined]
+    return (model.value, writer) if isinstance(model, cst.Name) else None
 
 
-def _into(ctx: FileContext, use: cst.CSTNode, saves: list[cst.Call]) -> bool:
+def _fit_with(ctx: FileContext, checkpoint: cst.Call, load: cst.Call) -> cst.Call | None:
+    """The one `X.fit(callbacks=...)` that gets this checkpoint between it and the load (a
+    notebook gives the same list to later fits too)."""
+    holder = ctx.enclosing(checkpoint, (cst.Assign,))
+    names = {
+        t.target.value for t in holder.targets if isinstance(t.target, cst.Name)
+    } if isinstance(holder, cst.Assign) else set()
+    receivers = []
+    for call in ctx.of_type(cst.Call):
+        if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "fit"):
+            continue
+        if not ctx.order(checkpoint) < ctx.order(call) < ctx.order(load):
+            continue
+        given = arg(call, "callbacks")
+        if given is None:
+            continue
+        if ctx.is_within(checkpoint, given) or any(
+            isinstance(n, cst.Name) and n.value in names for n in ctx.walk(given)
+        ):
+            receivers.append(call)
+    return receivers[0] if len(receivers) == 1 else None
+
+
+def _into(ctx: FileContext, use: cst.CSTNode, saves: list[cst.Call], load: cst.Call) -> bool:
     """The use may put its object into a model one of the saves writes. No when it visibly goes
-    to another model: `other.compile(loss=custom)` or `other = CustomModel(...)` (the model
-    itself), where no save writes `other`, or `other` is bound anew before it is saved (a
-    notebook reuses `model` for the next experiment). A layer built in an expression flows
-    through the functional API: yes."""
-    if isinstance(use, cst.Call) and isinstance(use.func, cst.Attribute) and use.func.attr.value == "compile":
-        owner = use.func.value
-        if not isinstance(owner, cst.Name):
-            return True
-        name = owner.value
-    else:
-        statement = ctx.parent(use)
-        if not isinstance(statement, cst.Assign) or statement.value is not use or len(statement.targets) != 1:
-            return True
-        target = statement.targets[0].target
-        if not isinstance(use, cst.Call) or not isinstance(target, cst.Name):
-            return True
-        if in_file_class(ctx, use.func) not in ctx.index.model_classes:
-            return True
-        name = target.value
-    rebinds = [
-        ctx.order(a) for a in ctx.of_type(cst.Assign)
-        if any(isinstance(t.target, cst.Name) and t.target.value == name for t in a.targets)
-    ]
+    to another model: when the saved name is bound anew between the use and the save (a
+    notebook reuses `model` for the next experiment) to a value that does not take what the
+    use's statement made, or when the use visibly puts it into a model no save writes
+    (`other.compile(loss=custom)`, `other = CustomModel(...)`). A layer built in an expression
+    flows through the functional API: yes, unless the saved model was built anew since."""
+    made = _made_by(ctx, use)
     for save in saves:
-        model = _saved_model(save)
-        if model is None:
+        saved = _saved_model(ctx, save, load)
+        if saved is None:
             return True
-        if model == name and not any(ctx.order(use) < r < ctx.order(save) for r in rebinds):
+        model, writer = saved
+        last = _last_binding(ctx, model, before=writer)
+        if last is not None and ctx.order(use) < ctx.order(last):
+            # Built anew after the use: only what its value takes from the use's statement.
+            taken = {n.value for n in ctx.walk(last.value) if isinstance(n, cst.Name)}
+            if made is None or taken & made:
+                return True
+            continue
+        if made is None or model in made:
             return True
     return False
+
+
+def _made_by(ctx: FileContext, use: cst.CSTNode) -> set[str] | None:
+    """The names a use puts its object into: `X` of `X.compile(...)`, the targets of the
+    assignment that holds a construction; None when it is not visible."""
+    if isinstance(use, cst.Call) and isinstance(use.func, cst.Attribute) and use.func.attr.value == "compile":
+        owner = use.func.value
+        return {owner.value} if isinstance(owner, cst.Name) else None
+    statement = ctx.enclosing(use, (cst.Assign,))
+    if not isinstance(statement, cst.Assign):
+        return None
+    targets = [t.target for t in statement.targets]
+    if not all(isinstance(t, cst.Name) for t in targets):
+        return None
+    return {t.value for t in targets}  # type: ignore[union-attr]
+
+
+def _last_binding(ctx: FileContext, name: str, before: cst.CSTNode) -> cst.Assign | None:
+    """The last module-level `name = ...` before `before`."""
+    found = None
+    for assign in ctx.of_type(cst.Assign):
+        if ctx.order(assign) >= ctx.order(before) or ctx.enclosing(assign, (cst.FunctionDef,)) is not None:
+            continue
+        if any(isinstance(t.target, cst.Name) and t.target.value == name for t in assign.targets):
+            if found is None or ctx.order(assign) > ctx.order(found):
+                found = assign
+    return found
 
 
 def _saved_path(call: cst.Call) -> cst.BaseExpression | None:
