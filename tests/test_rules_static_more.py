@@ -1000,3 +1000,35 @@ def test_ll304_checkpoint_of_a_model_built_anew_is_clean() -> None:
     # The notebook's next experiment: `model` is bound anew before the checkpointed fit.
     source = LL304_CHECKPOINT.format(rebind="model = build()\nmodel.compile(optimizer='adam', loss='mse')\n")
     assert [c for _, c in codes_at(source, select=("LL304",), header=False)] == []
+
+
+LL110_WEIGHTED = """\
+import numpy as np
+import tensorflow as tf
+
+
+def my_mse(y_true, y_pred):
+    return tf.reduce_mean(tf.square(y_pred - y_true))
+
+
+{first}
+{second}
+"""
+
+
+def test_ll110_weighted_fit_of_the_model_compiled_with_the_loss_is_reported() -> None:
+    source = LL110_WEIGHTED.format(
+        first="model.compile(optimizer='adam', loss=my_mse)",
+        second="model.fit(x, y, sample_weight=w)",
+    )
+    assert [c for _, c in codes_at(source, select=("LL110",), header=False)] == ["LL110"]
+
+
+def test_ll110_weighted_fit_of_another_model_or_earlier_is_clean() -> None:
+    # A notebook: a weighted fit of another model, and an earlier weighted fit of this one.
+    for first, second in (
+        ("other.fit(x, y, sample_weight=w)\nmodel.compile(optimizer='adam', loss=my_mse)", "model.fit(x, y)"),
+        ("model.compile(optimizer='adam', loss=my_mse)", "other.fit(x, y, sample_weight=w)"),
+    ):
+        source = LL110_WEIGHTED.format(first=first, second=second)
+        assert codes_at(source, select=("LL110",), header=False) == [], (first, second)

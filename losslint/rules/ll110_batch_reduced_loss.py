@@ -24,10 +24,10 @@ _WEIGHT_KEYWORDS = ("sample_weight", "class_weight")
 
 
 def check(ctx: FileContext) -> Iterator[Finding]:
-    weighted = _weighted_fit(ctx)
     for loss in ctx.index.losses:
         if not trained_loss(ctx, loss) or not runs_on_tensors(ctx, loss):
             continue
+        weighted = _weighted_fit(ctx, loss.compile_calls)
         analysis = analyse(ctx, loss)
         reported: set[int] = set()
         for _expr, value in analysis.returns:
@@ -65,13 +65,34 @@ def check(ctx: FileContext) -> Iterator[Finding]:
                 )
 
 
-def _weighted_fit(ctx: FileContext) -> tuple[cst.Call, str] | None:
+def _weighted_fit(ctx: FileContext, compiles: tuple[cst.Call, ...]) -> tuple[cst.Call, str] | None:
+    """A fit with sample or class weights of a model the loss may be compiled into: after one of
+    the loss's compile calls, on the same model name where both are plain names (a notebook fits
+    other models, with other losses, before and after)."""
     for call in ctx.index.fit_calls:
+        if compiles and not any(_same_model(ctx, compile_call, call) for compile_call in compiles):
+            continue
         for name in _WEIGHT_KEYWORDS:
             value = keyword(call, name)
             if value is not None and not (isinstance(value, cst.Name) and value.value == "None"):
                 return call, name
     return None
+
+
+def _same_model(ctx: FileContext, compile_call: cst.Call, fit: cst.Call) -> bool:
+    """The fit may train what the compile call compiled: in another function, always (a model
+    built and compiled in one function is fit in another); in the same scope, when it comes
+    after it, on the same name."""
+    scope = (cst.FunctionDef,)
+    if ctx.enclosing(compile_call, scope) is not ctx.enclosing(fit, scope):
+        return True
+    if ctx.order(compile_call) > ctx.order(fit):
+        return False
+    a, b = compile_call.func, fit.func
+    if isinstance(a, cst.Attribute) and isinstance(b, cst.Attribute):
+        if isinstance(a.value, cst.Name) and isinstance(b.value, cst.Name):
+            return a.value.value == b.value.value
+    return True
 
 
 def _axis_text(call: cst.Call) -> str:
