@@ -58,12 +58,10 @@ def _caller() -> tuple[str, int]:
 def user_frame(frame: Any) -> tuple[str, int] | None:
     """(file, line) of the innermost frame from `frame` outwards in the user's own files (the
     `fit` call a callback runs under, the test that calls a fixture), None if there is none."""
-    user = _NonLibraryFiles()
-    while frame is not None:
-        if frame.f_code.co_filename in user:
-            return os.path.abspath(frame.f_code.co_filename), frame.f_lineno
-        frame = frame.f_back
-    return None
+    from losslint.dynamic.capture import user_line
+
+    found = user_line(_NonLibraryFiles().__contains__, frame)
+    return (os.path.abspath(found.path), found.line) if found is not None else None
 
 
 def probe_at(

@@ -109,6 +109,8 @@ def path_matches(rel: str, pattern: str) -> bool:
 _LIST_KEYS = {"select": "select", "ignore": "ignore", "extend-select": "extend_select",
               "exclude": "exclude", "extend-exclude": "extend_exclude"}
 _CODE_KEYS = {"select", "ignore", "extend-select"}
+_BOOL_KEYS = {"warn-unused-suppressions": "warn_unused_suppressions", "dynamic": "dynamic",
+              "conventional-names": "conventional_names_enabled"}
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -174,21 +176,12 @@ def from_table(table: Mapping, where: str, root: Path, source: Path | None = Non
             _check_selectors(items, f"{where}: `per-file-ignores.\"{pattern}\"`")
             pfi[pattern] = items
         values["per_file_ignores"] = pfi
-    if "warn-unused-suppressions" in table:
-        flag = table["warn-unused-suppressions"]
-        if not isinstance(flag, bool):
-            raise ConfigError(f"{where}: `warn-unused-suppressions` must be true or false, got {flag!r}")
-        values["warn_unused_suppressions"] = flag
-    if "dynamic" in table:
-        flag = table["dynamic"]
-        if not isinstance(flag, bool):
-            raise ConfigError(f"{where}: `dynamic` must be true or false, got {flag!r}")
-        values["dynamic"] = flag
-    if "conventional-names" in table:
-        flag = table["conventional-names"]
-        if not isinstance(flag, bool):
-            raise ConfigError(f"{where}: `conventional-names` must be true or false, got {flag!r}")
-        values["conventional_names_enabled"] = flag
+    for key, attribute in _BOOL_KEYS.items():
+        if key in table:
+            flag = table[key]
+            if not isinstance(flag, bool):
+                raise ConfigError(f"{where}: `{key}` must be true or false, got {flag!r}")
+            values[attribute] = flag
     if "extend-conventional-names" in table:
         values["extend_conventional_names"] = _name_table(table["extend-conventional-names"], f"{where}: `extend-conventional-names`")
     if "probe" in table:

@@ -277,16 +277,11 @@ def probe_forward(ctx: ModelContext) -> bool:
     failure = ctx.forward_failure
     if failure is None:
         return False
-    import traceback
-
     from losslint.dynamic.capture import SourceLine
-    from losslint.dynamic.context import exception_text
+    from losslint.dynamic.context import exception_site, exception_text
 
-    where = next(
-        (SourceLine(frame.filename, frame.lineno or 1) for frame in reversed(traceback.extract_tb(failure.error.__traceback__))
-         if frame.filename in ctx.user),
-        None,
-    )
+    site = exception_site(failure.error, ctx.user)
+    where = SourceLine(site.path, site.line) if site is not None else None
     fit = ctx.fit
     last = ""
     if fit is not None and fit.data_size and fit.batch_size and fit.data_size % fit.batch_size:

@@ -73,12 +73,13 @@ def check(ctx: FileContext) -> Iterator[Finding]:
             saves = [s for s in saves if ctx.order(s) < ctx.order(call)]
             if not saves:
                 continue
+        written = [_written(ctx, save, call) for save in saves]
         needed = [
             c for c in customs
             if not (c.compile_only and no_compile)
             and any(
                 _reaches(ctx, use, scope) and (scope is not None or ctx.order(use) < ctx.order(call))
-                and _into(ctx, use, saves, call)
+                and _into(ctx, use, written)
                 for use in c.uses
             )
         ]
@@ -186,20 +187,28 @@ def _fit_with(ctx: FileContext, checkpoint: cst.Call, load: cst.Call) -> cst.Cal
     return receivers[0] if len(receivers) == 1 else None
 
 
-def _into(ctx: FileContext, use: cst.CSTNode, saves: list[cst.Call], load: cst.Call) -> bool:
-    """The use may put its object into a model one of the saves writes. No when it visibly goes
-    to another model: when the saved name is bound anew between the use and the save (a
-    notebook reuses `model` for the next experiment) to a value that does not take what the
-    use's statement made, or when the use visibly puts it into a model no save writes
+def _written(ctx: FileContext, save: cst.Call, load: cst.Call) -> tuple[str, cst.Assign | None] | None:
+    """The model name a save writes and the last binding of that name before it is written;
+    None when the model is not visible."""
+    saved = _saved_model(ctx, save, load)
+    if saved is None:
+        return None
+    model, writer = saved
+    return model, _last_binding(ctx, model, before=writer)
+
+
+def _into(ctx: FileContext, use: cst.CSTNode, written: list[tuple[str, cst.Assign | None] | None]) -> bool:
+    """The use may put its object into a model one of the saves writes (`_written`). No when it
+    visibly goes to another model: when the saved name is bound anew between the use and the
+    save (a notebook reuses `model` for the next experiment) to a value that does not take what
+    the use's statement made, or when the use visibly puts it into a model no save writes
     (`other.compile(loss=custom)`, `other = CustomModel(...)`). A layer built in an expression
     flows through the functional API: yes, unless the saved model was built anew since."""
     made = _made_by(ctx, use)
-    for save in saves:
-        saved = _saved_model(ctx, save, load)
+    for saved in written:
         if saved is None:
             return True
-        model, writer = saved
-        last = _last_binding(ctx, model, before=writer)
+        model, last = saved
         if last is not None and ctx.order(use) < ctx.order(last):
             # Built anew after the use: only what its value takes from the use's statement.
             taken = {n.value for n in ctx.walk(last.value) if isinstance(n, cst.Name)}
